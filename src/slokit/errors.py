@@ -1,0 +1,99 @@
+"""Every error slokit raises on purpose derives from :class:`SlokitError`.
+
+::
+
+    SlokitError
+     ├── SpecError          the spec file is missing, not YAML, or invalid (exit 2)
+     ├── UsageError         a command-line option or API argument is wrong (exit 2)
+     ├── RunError           a load run could not start or was aborted (exit 3)
+     └── TransportError     one HTTP request failed below HTTP (counted, never raised to users)
+          ├── ConnectError  the TCP/TLS connection could not be made
+          ├── RequestTimeout the request did not complete within its timeout
+          └── ProtocolError the peer reset the connection or sent something that is not HTTP/1.1
+
+Errors carry text written for the person who has to fix the problem: what is
+wrong and what to do instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "ConnectError",
+    "ProtocolError",
+    "RequestTimeout",
+    "RunError",
+    "SlokitError",
+    "SpecError",
+    "SpecProblem",
+    "TransportError",
+    "UsageError",
+]
+
+
+class SlokitError(Exception):
+    """Base of every error slokit raises on purpose."""
+
+
+@dataclass(frozen=True)
+class SpecProblem:
+    """One problem in a spec: where it is and what is wrong."""
+
+    path: str
+    """Dotted path to the field, e.g. ``scenarios.baseline.vus``; empty for the whole file."""
+    message: str
+    """What is wrong and what is expected instead."""
+    line: int | None = None
+    """1-based line in the spec file, when known."""
+
+    def __str__(self) -> str:
+        where = self.path or "(spec)"
+        if self.line is not None:
+            where = f"{where} (line {self.line})"
+        return f"{where}: {self.message}"
+
+
+class SpecError(SlokitError):
+    """The spec could not be read or is invalid. ``problems`` lists every problem found."""
+
+    def __init__(self, problems: list[SpecProblem], source: str | None = None) -> None:
+        self.problems = list(problems)
+        self.source = source
+        head = f"{source}: " if source else ""
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        count = len(self.problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(f"{head}{count} {noun} in spec:\n{lines}")
+
+
+class UsageError(SlokitError):
+    """An option or argument is wrong; the message says which and what is accepted."""
+
+
+class RunError(SlokitError):
+    """A load run could not start, or had to stop early."""
+
+
+class TransportError(SlokitError):
+    """A request failed below HTTP. ``kind`` is the failure label used in results."""
+
+    kind = "transport"
+
+
+class ConnectError(TransportError):
+    """The connection could not be opened (refused, unreachable, DNS, TLS handshake)."""
+
+    kind = "connect"
+
+
+class RequestTimeout(TransportError):
+    """The request did not complete within its timeout."""
+
+    kind = "timeout"
+
+
+class ProtocolError(TransportError):
+    """The connection was reset or the response was not valid HTTP/1.1."""
+
+    kind = "protocol"

@@ -1,0 +1,65 @@
+"""The spec: one ``slokit.yaml`` saying what a service promises and how to load it.
+
+:func:`load_spec` reads and validates a file (every problem reported at once, with its
+line); the models are frozen pydantic classes storing plain units: seconds, per-second
+rates, ratios and bytes.
+"""
+
+from __future__ import annotations
+
+from slokit.spec._gates import Gate
+from slokit.spec._loader import load_spec, parse_spec
+from slokit.spec._models import SLO, Dependency, Guards, RateLimit, Spec
+from slokit.spec._route import Route
+from slokit.spec._scenarios import (
+    ConstantArrivalRate,
+    ConstantVUs,
+    PerVUIterations,
+    RampingArrivalRate,
+    RampingVUs,
+    RateStage,
+    Scenario,
+    VUStage,
+)
+from slokit.spec._schema import json_schema
+from slokit.spec._starter import STARTER_SPEC
+from slokit.spec._steps import Check, DataSource, Step
+from slokit.spec._units import (
+    format_duration,
+    parse_duration,
+    parse_percent,
+    parse_rate,
+    parse_size,
+)
+
+# Plain sorted() order, which the repo-wide public-API test checks (ruff's RUF022 would put
+# the all-caps names first).
+__all__ = [
+    "Check",
+    "ConstantArrivalRate",
+    "ConstantVUs",
+    "DataSource",
+    "Dependency",
+    "Gate",
+    "Guards",
+    "PerVUIterations",
+    "RampingArrivalRate",
+    "RampingVUs",
+    "RateLimit",
+    "RateStage",
+    "Route",
+    "SLO",
+    "STARTER_SPEC",
+    "Scenario",
+    "Spec",
+    "Step",
+    "VUStage",
+    "format_duration",
+    "json_schema",
+    "load_spec",
+    "parse_duration",
+    "parse_percent",
+    "parse_rate",
+    "parse_size",
+    "parse_spec",
+]

@@ -1,0 +1,374 @@
+"""Reading a spec: YAML with line numbers, ``${VAR}`` substitution, every problem at once.
+
+A :class:`SpecError` lists each problem with its dotted path and YAML line; nothing a user
+can write produces a traceback. Lines come from :class:`_LineLoader`, which records where
+every mapping key, value and list item starts, keyed by the id of the built container.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Hashable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+from slokit.errors import SpecError, SpecProblem
+from slokit.spec._base import describe, suggest
+from slokit.spec._models import Spec
+from slokit.spec._scenarios import EXECUTORS
+from slokit.spec._steps import VERBS
+
+__all__ = ["load_spec", "parse_spec"]
+
+_VAR = re.compile(r"\$\$\{|\$\{(?P<body>[^}]*)(?P<close>\})?")
+_VAR_BODY = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>.*))?\Z", re.DOTALL)
+_YAML_HINT = "expected 'key: value' lines indented with spaces; check indentation, quotes, brackets"
+
+Loc = tuple[Any, ...]
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A SafeLoader that remembers lines (1-based) and flags duplicate keys."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.key_lines: dict[int, dict[Any, tuple[int, int]]] = {}
+        self.item_lines: dict[int, list[int]] = {}
+        self.duplicates: list[tuple[int, Any, int, int]] = []
+        """(id of mapping, key, line, first line) for each repeated key."""
+
+    def construct_lined_map(self, node: MappingNode) -> Iterator[dict[Any, Any]]:
+        data: dict[Any, Any] = {}
+        yield data
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            # Merge keys (`<<: *base`) may legitimately repeat and be overridden.
+            if isinstance(key_node, ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                key = self.construct_object(key_node)
+                line = key_node.start_mark.line + 1
+                if isinstance(key, Hashable) and key in seen:
+                    self.duplicates.append((id(data), key, line, seen[key]))
+                elif isinstance(key, Hashable):
+                    seen[key] = line
+        data.update(self.construct_mapping(node))
+        lines: dict[Any, tuple[int, int]] = {}
+        for key_node, value_node in node.value:  # flattened: merged keys included
+            key = self.construct_object(key_node)
+            lines[key] = (key_node.start_mark.line + 1, value_node.start_mark.line + 1)
+        self.key_lines[id(data)] = lines
+
+    def construct_lined_seq(self, node: SequenceNode) -> Iterator[list[Any]]:
+        data: list[Any] = []
+        yield data
+        data.extend(self.construct_sequence(node))
+        self.item_lines[id(data)] = [item.start_mark.line + 1 for item in node.value]
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:map", _LineLoader.construct_lined_map)
+_LineLoader.add_constructor("tag:yaml.org,2002:seq", _LineLoader.construct_lined_seq)
+
+
+def _segment(container: Any, key: Any) -> str:
+    """One step of a dotted path: ``[2]`` for a list index, ``.name`` for a mapping key."""
+    if isinstance(container, list):
+        return f"[{key}]"
+    if isinstance(key, str) and (not key or "." in key or key != key.strip()):
+        return f".{key!r}"  # keep the path readable when a name has dots or spaces
+    return f".{key}"
+
+
+def _join(segments: list[str]) -> str:
+    return "".join(segments).lstrip(".")
+
+
+class _Document:
+    """The parsed YAML plus where each piece of it came from."""
+
+    def __init__(self, data: dict[Any, Any], loader: _LineLoader) -> None:
+        self.data = data
+        self.key_lines = loader.key_lines
+        self.item_lines = loader.item_lines
+        self.paths: dict[int, list[str]] = {}
+        self.nodes: dict[int, Any] = {}
+        self._index()
+
+    def _index(self) -> None:
+        """Path of every container, each visited once (YAML aliases may share or loop)."""
+        stack: list[tuple[Any, list[str]]] = [(self.data, [])]
+        while stack:
+            node, path = stack.pop()
+            if id(node) in self.paths:
+                continue
+            self.paths[id(node)], self.nodes[id(node)] = path, node
+            for key, child, _, _ in self.children(node):
+                if isinstance(child, dict | list):
+                    stack.append((child, [*path, _segment(node, key)]))
+
+    def children(self, node: Any) -> Iterator[tuple[Any, Any, int | None, int | None]]:
+        """(key or index, value, key line, value line) for a container's entries."""
+        if isinstance(node, dict):
+            lines = self.key_lines.get(id(node), {})
+            for key, value in node.items():
+                key_line, value_line = lines.get(key, (None, None))
+                yield key, value, key_line, value_line
+        elif isinstance(node, list):
+            item_lines = self.item_lines.get(id(node), [])
+            for index, value in enumerate(node):
+                line = item_lines[index] if index < len(item_lines) else None
+                yield index, value, line, line
+
+    def locate(self, loc: Loc, *, at_key: bool) -> tuple[str, int | None]:
+        """Dotted YAML path and line for a pydantic ``loc``.
+
+        Elements that are not in the data are pydantic's own labels (the executor tag of a
+        discriminated union, ``[key]``) and are skipped, except a last one: a missing field.
+        """
+        node: Any = self.data
+        parts: list[str] = []
+        line: int | None = None
+        for i, elem in enumerate(loc):
+            last = i == len(loc) - 1
+            entry = self._entry(node, elem)
+            if entry is not None:
+                key, child, key_line, value_line = entry
+                parts.append(_segment(node, key))
+                node = child
+                line = key_line if (not last or at_key) else (value_line or key_line)
+            elif elem == "[key]" or not isinstance(node, dict | list):
+                continue
+            elif last and not (isinstance(node, dict) and elem == node.get("executor")):
+                parts.append(_segment(node, elem))
+        return _join(parts), line
+
+    def _entry(self, node: Any, elem: Any) -> tuple[Any, Any, int | None, int | None] | None:
+        if isinstance(node, dict):
+            if isinstance(elem, Hashable) and elem in node:
+                key_line, value_line = self.key_lines.get(id(node), {}).get(elem, (None, None))
+                return elem, node[elem], key_line, value_line
+            if isinstance(elem, str):  # pydantic shows a null or date key as text
+                for key in node:
+                    if not isinstance(key, str | int) and str(key) == elem:
+                        return self._entry(node, key)
+            if elem in ("method", "path"):  # a step's verb key holds both
+                verb = next((k for k in node if k in VERBS), None)
+                if verb is not None:
+                    return self._entry(node, verb)
+        elif isinstance(node, list) and isinstance(elem, int) and 0 <= elem < len(node):
+            line = self.item_lines.get(id(node), [])
+            found = line[elem] if elem < len(line) else None
+            return elem, node[elem], found, found
+        return None
+
+
+def _substitute(text: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
+    """``text`` with ``${VAR}``/``${VAR:-default}`` replaced, and one message per bad ref."""
+    problems: list[str] = []
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(0) == "$${":
+            return "${"
+        body, closed = match.group("body"), match.group("close")
+        parsed = _VAR_BODY.match(body) if closed else None
+        if parsed is None:
+            problems.append(
+                f"invalid variable reference {match.group(0)!r}; expected ${{NAME}} or "
+                "${NAME:-default} (write $${ for a literal ${)"
+            )
+            return match.group(0)
+        name, default = parsed.group("name"), parsed.group("default")
+        value = env.get(name)
+        if value:
+            return value
+        if default is not None:
+            return default
+        if value is None:
+            problems.append(
+                f"environment variable '{name}' is not set; set it, or give a default: "
+                f"${{{name}:-default}}"
+            )
+            return ""
+        return value
+
+    return _VAR.sub(replace, text), problems
+
+
+def _substitute_all(doc: _Document) -> list[SpecProblem]:
+    """Replace variables in every string value in place (keys are left alone)."""
+    problems: list[SpecProblem] = []
+    for container_id, path in doc.paths.items():
+        node = doc.nodes[container_id]
+        for key, value, key_line, value_line in list(doc.children(node)):
+            if isinstance(value, str) and "$" in value:
+                new, messages = _substitute(value, os.environ)
+                node[key] = new
+                where = _join([*path, _segment(node, key)])
+                problems.extend(SpecProblem(where, m, value_line or key_line) for m in messages)
+    return problems
+
+
+def _duplicates(doc: _Document, loader: _LineLoader) -> list[SpecProblem]:
+    problems = []
+    for container_id, key, line, first in loader.duplicates:
+        path = doc.paths.get(container_id, [])
+        message = (
+            f"duplicate key {describe(key)} (first at line {first}); YAML would silently keep "
+            "only the last value: remove or rename one of them"
+        )
+        problems.append(SpecProblem(_join([*path, _segment({}, key)]), message, line))
+    return problems
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> SpecProblem:
+    if not isinstance(exc, yaml.MarkedYAMLError):  # e.g. a control character in the text
+        return SpecProblem("", f"not valid YAML: {exc}")
+    mark = exc.problem_mark or exc.context_mark
+    what = " ".join(p for p in (exc.context, exc.problem) if p)
+    line = mark.line + 1 if mark else None
+    if "'\\t'" in what or "\t" in what:
+        message = "a tab character in the indentation; indent with spaces, not tabs"
+    elif "single document" in what:
+        message = "the file holds more than one YAML document ('---'); expected one spec"
+    elif "quoted scalar" in what and exc.context_mark is not None:
+        line = exc.context_mark.line + 1  # where the quote opens, not where the file ends
+        message = "a quoted string is never closed; close the quote that starts on this line"
+    else:
+        message = f"{what}; {_YAML_HINT}"
+    return SpecProblem("", f"not valid YAML: {message}", line)
+
+
+def _read_yaml(text: str) -> tuple[Any, _LineLoader]:
+    loader = _LineLoader(text)
+    try:
+        return loader.get_single_data(), loader
+    finally:
+        loader.dispose()
+
+
+def parse_spec(text: str, source: str = "<string>") -> Spec:
+    """Validate spec ``text``; raise :class:`SpecError` listing every problem."""
+    try:
+        data, loader = _read_yaml(text)
+    except yaml.YAMLError as exc:
+        raise SpecError([_yaml_problem(exc)], source) from None
+    except RecursionError:
+        message = "the YAML nests too deeply; expected a spec a few levels deep"
+        raise SpecError([SpecProblem("", message)], source) from None
+    if data is None:
+        message = (
+            "the spec is empty; expected a mapping with at least 'service: <name>' "
+            "(`slokit init` writes a starter spec)"
+        )
+        raise SpecError([SpecProblem("", message, 1)], source)
+    if not isinstance(data, dict):
+        message = (
+            f"the top level is {describe(data)}; expected a mapping of 'key: value' lines "
+            "such as 'service: orders-api'"
+        )
+        raise SpecError([SpecProblem("", message, 1)], source)
+    doc = _Document(data, loader)
+    substituted = _substitute_all(doc)
+    problems = _duplicates(doc, loader) + substituted
+    try:
+        spec = Spec.model_validate(data)
+    except ValidationError as exc:
+        # A value whose variable is missing fails validation too; one message is enough.
+        skip = {p.path for p in substituted}
+        found = (_problem(doc, e) for e in exc.errors(include_url=False))
+        problems.extend(p for p in found if p.path not in skip)
+    if problems:
+        raise SpecError(_sorted(problems), source)
+    return spec
+
+
+def load_spec(path: str | os.PathLike[str]) -> Spec:
+    """Read and validate the spec file at ``path``; ``base_dir`` is set to its directory."""
+    source = os.fspath(path)
+    file = Path(source)
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        message = f"file not found: {source} (`slokit init` writes a starter spec)"
+        raise SpecError([SpecProblem("", message)], source) from None
+    except IsADirectoryError:
+        message = f"{source} is a directory; expected a spec file such as slokit.yaml"
+        raise SpecError([SpecProblem("", message)], source) from None
+    except UnicodeDecodeError as exc:
+        message = f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})"
+        raise SpecError([SpecProblem("", message)], source) from None
+    except OSError as exc:
+        message = f"cannot read {source}: {exc.strerror or exc}"
+        raise SpecError([SpecProblem("", message)], source) from None
+    spec = parse_spec(text, source)
+    return spec.model_copy(update={"base_dir": str(file.absolute().parent)})
+
+
+def _sorted(problems: list[SpecProblem]) -> list[SpecProblem]:
+    unique = list(dict.fromkeys(problems))
+    return sorted(unique, key=lambda p: (p.line or 0, p.path))
+
+
+def _problem(doc: _Document, error: Any) -> SpecProblem:
+    loc: Loc = tuple(error["loc"])
+    if error["type"].startswith("union_tag_") and isinstance(error["input"], dict):
+        loc = (*loc, "executor")  # the only tagged union: point at (or name) the tag
+    at_key = error["type"] == "unknown_field" or (bool(loc) and loc[-1] == "[key]")
+    path, line = doc.locate(loc, at_key=at_key)
+    return SpecProblem(path, _message(error, loc), line)
+
+
+_EXPECTED = {
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "string_type": "a string",
+    "list_type": "a list",
+    "dict_type": "a mapping of 'key: value' entries",
+    "model_type": "a mapping of 'key: value' entries",
+    "model_attributes_type": "a mapping of 'key: value' entries",
+}
+
+
+def _message(error: Any, loc: Loc) -> str:
+    kind, value, ctx = error["type"], error["input"], error.get("ctx") or {}
+    field = next((str(p) for p in reversed(loc) if isinstance(p, str) and p != "[key]"), "")
+    if kind == "missing":
+        return f"missing required field '{field}'"
+    if kind in ("value_error", "assertion_error") and "error" in ctx:
+        return str(ctx["error"])
+    if loc and loc[-1] == "[key]":
+        return f"a name must be a string, got {describe(value)}; quote it: '{value}'"
+    if kind in _EXPECTED:
+        return f"expected {_EXPECTED[kind]}, got {describe(value)}"
+    if kind == "literal_error":
+        hint = suggest(value, re.findall(r"'([^']*)'", ctx.get("expected", "")))
+        extra = f"; did you mean '{hint}'?" if hint else ""
+        return f"expected {ctx.get('expected')}, got {describe(value)}{extra}"
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        return _executor_message(value, ctx)
+    if kind == "too_short":
+        return f"expected at least {ctx.get('min_length', 1)} entry, got none"
+    if kind == "recursion_loop":
+        return "the value contains itself (a YAML alias loop); expected plain data"
+    message = str(error["msg"])
+    if kind in ("unknown_field", "spec_rule") or kind.startswith("spec_"):
+        return message
+    return f"{message}, got {describe(value)}"
+
+
+def _executor_message(value: Any, ctx: dict[str, Any]) -> str:
+    choices = ", ".join(EXECUTORS)
+    tag = ctx.get("tag")
+    if tag is None:
+        return f"missing required field 'executor'; expected one of: {choices}"
+    hint = suggest(str(tag), list(EXECUTORS))
+    extra = f"did you mean '{hint}'? " if hint else ""
+    return f"unknown executor {tag!r}; {extra}expected one of: {choices}"

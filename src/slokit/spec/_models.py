@@ -1,0 +1,179 @@
+"""The spec's top level: SLOs, dependencies, guards, and :class:`Spec` itself."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BeforeValidator, Field, WithJsonSchema
+from pydantic.json_schema import SkipJsonSchema
+
+from slokit.errors import UsageError
+from slokit.spec._base import Issue, SpecModel, Text, Url, describe, integer, issue, suggest
+from slokit.spec._gates import Gate
+from slokit.spec._route import Route
+from slokit.spec._scenarios import Scenario
+from slokit.spec._units import Duration, Objective, PositiveDuration, PositiveRate, Size
+
+__all__ = ["SLO", "Dependency", "Guards", "RateLimit", "Spec"]
+
+_THIRTY_DAYS = 30 * 86400.0
+
+
+class SLO(SpecModel):
+    """A promise: ``objective`` of requests are good over ``window``.
+
+    With ``latency`` set, good means "answered within ``latency``" (a latency SLO);
+    otherwise good means "not a 5xx or a failed connection" (an availability SLO).
+    """
+
+    objective: Objective
+    window: PositiveDuration = _THIRTY_DAYS
+    route: Route | None = None
+    latency: PositiveDuration | None = None
+    description: str | None = None
+
+    @property
+    def kind(self) -> Literal["latency", "availability"]:
+        return "latency" if self.latency is not None else "availability"
+
+
+class Dependency(SpecModel):
+    """Something the service needs to be ready, checked by ``/readyz``."""
+
+    kind: Literal["postgres", "redis", "http", "tcp"]
+    url: Text
+    timeout: PositiveDuration = 1.0
+    critical: bool = True
+    """False: a failing check is reported but does not make the service unready."""
+
+    @classmethod
+    def _prepare(cls, data: dict[Any, Any]) -> tuple[dict[Any, Any], list[Issue]]:
+        url = data.get("url")
+        if (
+            data.get("kind") == "http"
+            and isinstance(url, str)
+            and not url.startswith(("http://", "https://"))
+        ):
+            message = f"invalid URL {url!r} for an http dependency; expected http:// or https://"
+            return data, [issue(("url",), message, url)]
+        return data, []
+
+
+def _rate_limit_key(value: Any) -> Any:
+    if isinstance(value, str):
+        kind, _, name = value.partition(":")
+        if value == "ip" or (kind == "header" and name.strip()):
+            return value
+    raise ValueError(
+        f"invalid key {describe(value)}; expected 'ip' or 'header:<Name>' such as header:X-User-Id"
+    )
+
+
+class RateLimit(SpecModel):
+    """At most ``limit`` requests per second on ``route`` for each client ``key``."""
+
+    _hidden_keys: ClassVar[frozenset[str]] = frozenset({"limit_text"})
+
+    route: Route
+    limit: PositiveRate
+    limit_text: str = ""
+    """The limit as written, e.g. ``15/hour`` (for headers and messages)."""
+    key: Annotated[str, BeforeValidator(_rate_limit_key)] = "ip"
+
+    @classmethod
+    def _prepare(cls, data: dict[Any, Any]) -> tuple[dict[Any, Any], list[Issue]]:
+        limit = data.get("limit")
+        if "limit_text" not in data and limit is not None:
+            numeric = isinstance(limit, int | float) and not isinstance(limit, bool)
+            data = {**data, "limit_text": f"{limit}/s" if numeric else str(limit).strip()}
+        return data, []
+
+
+def _concurrency(value: Any) -> Any:
+    if value is False:  # YAML reads a bare `off` as false
+        return "off"
+    if isinstance(value, str) and value.strip().lower() in ("adaptive", "off"):
+        return value.strip().lower()
+    try:
+        return integer(1, "the concurrency limit")(value)
+    except ValueError:
+        raise ValueError(
+            f"invalid concurrency {describe(value)}; expected a number of concurrent requests "
+            "(at least 1), 'adaptive' or 'off'"
+        ) from None
+
+
+Concurrency = Annotated[
+    int | Literal["adaptive", "off"],
+    BeforeValidator(_concurrency),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "integer", "minimum": 1}, {"enum": ["adaptive", "off"]}],
+            "description": "At most this many requests at once; 'adaptive' sheds load by "
+            "latency; 'off' never sheds.",
+        }
+    ),
+]
+
+
+class Guards(SpecModel):
+    """How the service defends itself (applied by the ASGI middleware)."""
+
+    max_body: Size | None = None
+    rate_limits: list[RateLimit] = Field(default_factory=list)
+    concurrency: Concurrency = "off"
+
+
+def _empty_as(default: Any) -> BeforeValidator:
+    # `slos:` with nothing under it is YAML null: read it as "none".
+    return BeforeValidator(lambda value: default() if value is None else value)
+
+
+def _name(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("a name here is empty; give each entry a name")
+    return value
+
+
+Name = Annotated[str, BeforeValidator(_name)]
+"""The name of an SLO, dependency or scenario (a mapping key)."""
+
+
+def _version(value: Any) -> int:
+    version = integer(1, "the spec version")(value)
+    if version != 1:
+        raise ValueError(f"unsupported spec version {version}; this slokit reads version 1")
+    return version
+
+
+class Spec(SpecModel):
+    """A whole ``slokit.yaml``: what the service promises, needs, and how to load it."""
+
+    _hidden_keys: ClassVar[frozenset[str]] = frozenset({"base_dir"})
+
+    version: Annotated[int, BeforeValidator(_version), WithJsonSchema({"const": 1})] = 1
+    service: Text
+    target: Url | None = None
+    """Default base URL for the scenarios."""
+    warmup: Duration = 0.0
+    """Default warm-up of every scenario: measured but left out of verdicts."""
+    slos: Annotated[dict[Name, SLO], _empty_as(dict)] = Field(default_factory=dict)
+    gates: Annotated[list[Gate], _empty_as(list)] = Field(default_factory=list)
+    dependencies: Annotated[dict[Name, Dependency], _empty_as(dict)] = Field(default_factory=dict)
+    guards: Annotated[Guards, _empty_as(Guards)] = Field(default_factory=Guards)
+    scenarios: Annotated[dict[Name, Scenario], _empty_as(dict)] = Field(default_factory=dict)
+    base_dir: SkipJsonSchema[str] = Field(default=".", exclude=True)
+    """Directory of the spec file; scripts and data files are relative to it."""
+
+    def scenario(self, name: str) -> Scenario:
+        """The scenario called ``name``; UsageError listing the known names otherwise."""
+        try:
+            return self.scenarios[name]
+        except KeyError:
+            pass
+        if not self.scenarios:
+            raise UsageError(f"unknown scenario {name!r}: the spec has no scenarios")
+        names = list(self.scenarios)
+        hint = suggest(name, names)
+        extra = f"did you mean {hint!r}? " if hint else ""
+        raise UsageError(f"unknown scenario {name!r}; {extra}scenarios: {', '.join(names)}")

@@ -1,0 +1,62 @@
+"""``slokit.spec`` exports exactly its public names, sorted."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import slokit.spec
+
+PUBLIC = {
+    "SLO",
+    "STARTER_SPEC",
+    "Check",
+    "ConstantArrivalRate",
+    "ConstantVUs",
+    "DataSource",
+    "Dependency",
+    "Gate",
+    "Guards",
+    "PerVUIterations",
+    "RampingArrivalRate",
+    "RampingVUs",
+    "RateLimit",
+    "RateStage",
+    "Route",
+    "Scenario",
+    "Spec",
+    "Step",
+    "VUStage",
+    "format_duration",
+    "json_schema",
+    "load_spec",
+    "parse_duration",
+    "parse_percent",
+    "parse_rate",
+    "parse_size",
+    "parse_spec",
+}
+
+
+def test_all_lists_exactly_the_public_names() -> None:
+    assert set(slokit.spec.__all__) == PUBLIC
+    assert len(slokit.spec.__all__) == len(PUBLIC)
+    for name in PUBLIC:
+        assert getattr(slokit.spec, name) is not None
+
+
+def test_all_is_sorted() -> None:
+    assert slokit.spec.__all__ == sorted(slokit.spec.__all__)
+
+
+def test_spec_imports_nothing_of_slokit_but_errors() -> None:
+    folder = Path(slokit.spec.__file__).parent
+    for file in folder.glob("*.py"):
+        tree = ast.parse(file.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                module = node.module
+                if module.startswith("slokit"):
+                    assert module == "slokit.errors" or module.startswith("slokit.spec"), (
+                        f"{file.name} imports {module}"
+                    )
