@@ -1,0 +1,101 @@
+"""The terminal report: one table of requests and one of verdicts per scenario, then the result."""
+
+from __future__ import annotations
+
+from rich import box
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from slokit.results import (
+    RequestStats,
+    RunResults,
+    ScenarioResults,
+    format_count,
+    format_ms,
+    format_percent,
+)
+
+__all__ = ["render_terminal"]
+
+_LATENCY_COLUMNS = (("p50", 50.0), ("p90", 90.0), ("p95", 95.0), ("p99", 99.0))
+
+
+def _request_row(stats: RequestStats, seconds: float) -> list[str]:
+    hist = stats.latency
+    failed = stats.failed
+    errors = "-" if not stats.count else format_percent(failed / stats.count)
+    if failed:
+        kinds = ", ".join(f"{k} {format_count(n)}" for k, n in sorted(stats.failures.items()))
+        errors = f"[red]{errors}[/] ({kinds})"
+    rps = format_count(round(stats.count / seconds, 1)) if seconds > 0 else "-"
+    latencies = (
+        [format_ms(v / 1000.0) for v in hist.percentiles([p for _, p in _LATENCY_COLUMNS])]
+        + [format_ms(hist.max / 1000.0)]
+        if hist.count
+        else ["-"] * (len(_LATENCY_COLUMNS) + 1)
+    )
+    dropped = f"[red]{format_count(stats.dropped)}[/]" if stats.dropped else "0"
+    return [escape(stats.name), format_count(stats.count), errors, rps, *latencies, dropped]
+
+
+def _requests_table(sc: ScenarioResults) -> Table:
+    title = f"scenario [bold]{escape(sc.name)}[/] ({sc.executor}, {sc.duration_s:.1f}s"
+    title += f", warm-up {sc.warmup_s:g}s excluded)" if sc.warmup_s else ")"
+    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
+    table.add_column("request")
+    for header in ("requests", "errors", "req/s", *(c for c, _ in _LATENCY_COLUMNS), "max"):
+        table.add_column(header, justify="right")
+    table.add_column("dropped", justify="right")
+    seconds = sc.measured_s
+    for stats in sc.requests.values():
+        if stats.count or stats.dropped:
+            table.add_row(*_request_row(stats, seconds))
+    if len(sc.requests) > 1:
+        table.add_row(*_request_row(sc.total, seconds), style="bold")
+    return table
+
+
+def _verdict_table(sc: ScenarioResults) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, title="verdicts", title_justify="left")
+    table.add_column("result")
+    table.add_column("SLO / gate")
+    table.add_column("measured")
+    for v in sc.verdicts:
+        if v.passed:
+            mark = "[green]PASS[/]"
+        elif v.gated:
+            mark = "[bold red]FAIL[/]"
+        else:
+            mark = "[yellow]FAIL[/] (not gated)"
+        table.add_row(mark, escape(v.name), escape(v.detail))
+    return table
+
+
+def render_terminal(results: RunResults, console: Console) -> None:
+    """Print every scenario's requests and verdicts, then one line with the overall result."""
+    for sc in results.scenarios:
+        console.print(_requests_table(sc))
+        if sc.verdicts:
+            console.print(_verdict_table(sc))
+        if sc.not_exercised:
+            names = ", ".join(sc.not_exercised)
+            console.print(f"[dim]not judged (no request hit their route): {escape(names)}[/]")
+        if sc.abort_reason:
+            console.print(f"[yellow]scenario ended early: {escape(sc.abort_reason)}[/]")
+    verdicts = results.verdicts
+    failed = [v for v in verdicts if v.blocking]
+    gated = [v for v in verdicts if v.gated]
+    soft = sum(1 for v in verdicts if not v.gated and not v.passed)
+    note = f" ({soft} not-gated verdict(s) failed)" if soft else ""
+    if results.partial:
+        console.print("[bold yellow]PARTIAL[/]: the run was aborted; results are incomplete")
+    elif failed:
+        names = ", ".join(v.name for v in failed)
+        console.print(
+            f"[bold red]FAIL[/]: {len(failed)} of {len(gated)} gate(s) failed: {escape(names)}"
+        )
+    elif gated:
+        console.print(f"[bold green]PASS[/]: all {len(gated)} gate(s) passed{note}")
+    else:
+        console.print(f"[bold green]PASS[/]: no gated SLOs or gates to judge{note}")

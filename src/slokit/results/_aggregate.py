@@ -1,0 +1,64 @@
+"""The controller's side of a scenario: merge every worker's per-second snapshots exactly."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from slokit.results._model import ScenarioResults, TimelinePoint
+from slokit.results._stats import RequestStats, Snapshot
+
+__all__ = ["Aggregator"]
+
+
+class Aggregator:
+    """Folds snapshots into per-request totals (warm-up excluded) and a per-second timeline.
+
+    Snapshots may arrive in any order and from any worker: merging histograms is exact and
+    order-free, so the result is the same as if one process had measured everything.
+    """
+
+    def __init__(self, name: str, executor: str, warmup_seconds: float, workers: int) -> None:
+        self.name = name
+        self.executor = executor
+        self.warmup_seconds = warmup_seconds
+        self.workers = workers
+        self._requests: dict[str, RequestStats] = {}
+        self._seconds: dict[int, RequestStats] = {}
+        self._warmup: dict[int, bool] = {}
+        self._vus: dict[int, int] = {}
+
+    def add(self, snap: Snapshot) -> None:
+        second = self._seconds.get(snap.second)
+        if second is None:
+            second = self._seconds[snap.second] = RequestStats("total")
+        self._warmup[snap.second] = self._warmup.get(snap.second, False) or snap.warmup
+        self._vus[snap.second] = self._vus.get(snap.second, 0) + snap.vus
+        for name, stats in snap.requests.items():
+            second.merge(stats)
+            if snap.warmup:
+                continue
+            mine = self._requests.get(name)
+            if mine is None:
+                self._requests[name] = stats.copy()
+            else:
+                mine.merge(stats)
+
+    def finish(
+        self, duration_s: float, partial: bool = False, abort_reason: str | None = None
+    ) -> ScenarioResults:
+        timeline = [
+            TimelinePoint.of(s, self._warmup[s], self._seconds[s], self._vus.get(s, 0))
+            for s in sorted(self._seconds)
+        ]
+        return ScenarioResults(
+            name=self.name,
+            executor=self.executor,
+            requests=dict(self._requests),
+            timeline=timeline,
+            duration_s=duration_s,
+            warmup_s=min(self.warmup_seconds, duration_s),
+            workers=self.workers,
+            partial=partial,
+            abort_reason=abort_reason,
+            started=datetime.now(UTC),
+        )

@@ -1,0 +1,306 @@
+"""The results of a run: per scenario, per request name, per second, and the verdicts.
+
+:meth:`RunResults.to_dict` is the ``results.json`` document (its schema is in README.md);
+:meth:`RunResults.from_dict` reads it back losslessly, histograms included, so reports can be
+rebuilt and runs compared long after they ran.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from slokit.results._stats import RequestStats
+
+__all__ = ["RESULTS_FORMAT", "RunResults", "ScenarioResults", "TimelinePoint", "Verdict"]
+
+RESULTS_FORMAT = 1
+"""Version of the results.json layout; bumped on any incompatible change."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One pass/fail judgement: an SLO over the run, or a ``gates:`` threshold."""
+
+    name: str
+    """The SLO's name, or the gate's text (``p95(GET /x) < 300ms``)."""
+    kind: Literal["slo", "gate"]
+    scenario: str
+    passed: bool
+    observed: float | None
+    """In ``unit``: a ratio for SLOs, error_rate and checks; seconds for latency gates."""
+    threshold: float
+    op: str
+    unit: str
+    detail: str
+    """One line for people: what was measured against what."""
+    gated: bool = True
+    """False when the scenario has ``gate: false``: reported, never fails the run."""
+    good: int | None = None
+    total: int | None = None
+
+    @property
+    def blocking(self) -> bool:
+        """True when this verdict fails the run."""
+        return self.gated and not self.passed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "scenario": self.scenario,
+            "passed": self.passed,
+            "gated": self.gated,
+            "observed": self.observed,
+            "op": self.op,
+            "threshold": self.threshold,
+            "unit": self.unit,
+            "good": self.good,
+            "total": self.total,
+            "detail": self.detail,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Verdict:
+        observed = data.get("observed")
+        return cls(
+            name=str(data["name"]),
+            kind="slo" if data.get("kind") == "slo" else "gate",
+            scenario=str(data.get("scenario", "")),
+            passed=bool(data["passed"]),
+            observed=None if observed is None else float(observed),
+            threshold=float(data.get("threshold", 0.0)),
+            op=str(data.get("op", ">=")),
+            unit=str(data.get("unit", "ratio")),
+            detail=str(data.get("detail", "")),
+            gated=bool(data.get("gated", True)),
+            good=data.get("good"),
+            total=data.get("total"),
+        )
+
+
+@dataclass(frozen=True)
+class TimelinePoint:
+    """All requests of one second of a scenario, merged across workers."""
+
+    second: int
+    warmup: bool
+    requests: int
+    failures: int
+    dropped: int
+    vus: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+
+    @classmethod
+    def of(cls, second: int, warmup: bool, stats: RequestStats, vus: int) -> TimelinePoint:
+        p50, p95, p99 = (v / 1000.0 for v in stats.latency.percentiles([50.0, 95.0, 99.0]))
+        return cls(
+            second=second,
+            warmup=warmup,
+            requests=stats.count,
+            failures=stats.failed,
+            dropped=stats.dropped,
+            vus=vus,
+            p50_ms=round(p50, 3),
+            p95_ms=round(p95, 3),
+            p99_ms=round(p99, 3),
+            max_ms=round(stats.latency.max / 1000.0, 3),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "second": self.second,
+            "warmup": self.warmup,
+            "requests": self.requests,
+            "failures": self.failures,
+            "dropped": self.dropped,
+            "vus": self.vus,
+            "latency_ms": {
+                "p50": self.p50_ms,
+                "p95": self.p95_ms,
+                "p99": self.p99_ms,
+                "max": self.max_ms,
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TimelinePoint:
+        latency = data.get("latency_ms", {})
+        return cls(
+            second=int(data["second"]),
+            warmup=bool(data["warmup"]),
+            requests=int(data.get("requests", 0)),
+            failures=int(data.get("failures", 0)),
+            dropped=int(data.get("dropped", 0)),
+            vus=int(data.get("vus", 0)),
+            p50_ms=float(latency.get("p50", 0.0)),
+            p95_ms=float(latency.get("p95", 0.0)),
+            p99_ms=float(latency.get("p99", 0.0)),
+            max_ms=float(latency.get("max", 0.0)),
+        )
+
+
+def merge_stats(name: str, items: Iterable[RequestStats]) -> RequestStats:
+    total = RequestStats(name)
+    for stats in items:
+        total.merge(stats)
+    return total
+
+
+def _time(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@dataclass
+class ScenarioResults:
+    """One scenario's measurements, warm-up excluded from ``requests``, and its verdicts."""
+
+    name: str
+    executor: str
+    requests: dict[str, RequestStats]
+    timeline: list[TimelinePoint]
+    duration_s: float
+    """Seconds the scenario ran (its measured window, warm-up included)."""
+    warmup_s: float
+    workers: int
+    partial: bool = False
+    abort_reason: str | None = None
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    verdicts: list[Verdict] = field(default_factory=list)
+    gated: bool = True
+    not_exercised: list[str] = field(default_factory=list)
+    """SLOs whose route no request of this scenario hit (so they were not judged)."""
+
+    @property
+    def measured_s(self) -> float:
+        """Seconds that count for rates: the run minus its warm-up."""
+        return max(self.duration_s - self.warmup_s, 0.0)
+
+    @property
+    def total(self) -> RequestStats:
+        return merge_stats("total", self.requests.values())
+
+    @property
+    def passed(self) -> bool:
+        return not any(v.blocking for v in self.verdicts)
+
+    def to_dict(self) -> dict[str, Any]:
+        seconds = self.measured_s
+        return {
+            "name": self.name,
+            "executor": self.executor,
+            "started": _time(self.started),
+            "duration_s": round(self.duration_s, 3),
+            "warmup_s": self.warmup_s,
+            "workers": self.workers,
+            "partial": self.partial,
+            "abort_reason": self.abort_reason,
+            "gated": self.gated,
+            "passed": self.passed,
+            "total": self.total.summary(seconds),
+            "requests": {n: s.summary(seconds) for n, s in self.requests.items()},
+            "verdicts": [v.to_dict() for v in self.verdicts],
+            "not_exercised": list(self.not_exercised),
+            "timeline": [p.to_dict() for p in self.timeline],
+            "histograms": {n: s.to_dict() for n, s in self.requests.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ScenarioResults:
+        requests = {n: RequestStats.from_dict(d) for n, d in data.get("histograms", {}).items()}
+        return cls(
+            name=str(data["name"]),
+            executor=str(data.get("executor", "")),
+            requests=requests,
+            timeline=[TimelinePoint.from_dict(p) for p in data.get("timeline", [])],
+            duration_s=float(data.get("duration_s", 0.0)),
+            warmup_s=float(data.get("warmup_s", 0.0)),
+            workers=int(data.get("workers", 1)),
+            partial=bool(data.get("partial", False)),
+            abort_reason=data.get("abort_reason"),
+            started=_parse_time(str(data["started"])),
+            verdicts=[Verdict.from_dict(v) for v in data.get("verdicts", [])],
+            gated=bool(data.get("gated", True)),
+            not_exercised=[str(n) for n in data.get("not_exercised", [])],
+        )
+
+
+@dataclass
+class RunResults:
+    """A whole ``slokit run``: one or more scenarios, in the order they ran."""
+
+    service: str
+    target: str | None
+    started: datetime
+    duration_s: float
+    partial: bool
+    scenarios: list[ScenarioResults]
+
+    @property
+    def verdicts(self) -> list[Verdict]:
+        return [v for sc in self.scenarios for v in sc.verdicts]
+
+    @property
+    def passed(self) -> bool:
+        return not any(v.blocking for v in self.verdicts)
+
+    @property
+    def exit_code(self) -> int:
+        """0 every gate passed, 1 a gate failed, 3 the run was aborted (partial results)."""
+        if self.partial:
+            return 3
+        return 0 if self.passed else 1
+
+    @property
+    def requests(self) -> dict[str, RequestStats]:
+        """Each request name merged across every scenario."""
+        merged: dict[str, RequestStats] = {}
+        for sc in self.scenarios:
+            for name, stats in sc.requests.items():
+                if name in merged:
+                    merged[name].merge(stats)
+                else:
+                    merged[name] = stats.copy()
+        return merged
+
+    @property
+    def measured_s(self) -> float:
+        return sum(sc.measured_s for sc in self.scenarios)
+
+    def to_dict(self) -> dict[str, Any]:
+        seconds = self.measured_s
+        requests = self.requests
+        return {
+            "format": RESULTS_FORMAT,
+            "service": self.service,
+            "target": self.target,
+            "started": _time(self.started),
+            "duration_s": round(self.duration_s, 3),
+            "partial": self.partial,
+            "passed": self.passed,
+            "exit_code": self.exit_code,
+            "total": merge_stats("total", requests.values()).summary(seconds),
+            "requests": {n: s.summary(seconds) for n, s in requests.items()},
+            "verdicts": [v.to_dict() for v in self.verdicts],
+            "scenarios": {sc.name: sc.to_dict() for sc in self.scenarios},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunResults:
+        return cls(
+            service=str(data["service"]),
+            target=data.get("target"),
+            started=_parse_time(str(data["started"])),
+            duration_s=float(data.get("duration_s", 0.0)),
+            partial=bool(data.get("partial", False)),
+            scenarios=[ScenarioResults.from_dict(s) for s in data.get("scenarios", {}).values()],
+        )

@@ -1,0 +1,175 @@
+"""Counters for one request name, and the per-second snapshot a worker ships to the controller."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from slokit.results._histogram import Histogram
+
+__all__ = ["NO_RESPONSE", "UNAVAILABLE", "RequestStats", "Snapshot"]
+
+NO_RESPONSE = frozenset({"timeout", "connect", "protocol"})
+"""Failure kinds of requests that got no HTTP response at all."""
+
+UNAVAILABLE = NO_RESPONSE | {"5xx"}
+"""Failure kinds that make a request bad for an availability SLO (4xx are the client's)."""
+
+PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
+PERCENTILE_KEYS = ("p50", "p90", "p95", "p99", "p99_9")
+
+
+class RequestStats:
+    """Everything measured for one request name over some interval.
+
+    ``count`` is requests that were sent (answered or not); ``failures`` maps a failure kind
+    (``4xx``, ``5xx``, ``status``, ``check``, ``timeout``, ``connect``, ``protocol``,
+    ``exception``) to its count; ``dropped`` counts open-model arrivals that found no free VU
+    and so were never sent. Latency is recorded for every request that got a response.
+    """
+
+    __slots__ = (
+        "bytes_received",
+        "bytes_sent",
+        "checks_failed",
+        "checks_passed",
+        "count",
+        "dropped",
+        "failures",
+        "latency",
+        "method",
+        "name",
+        "path",
+    )
+
+    def __init__(self, name: str, method: str = "-", path: str = "-") -> None:
+        self.name = name
+        self.method = method
+        self.path = path
+        self.count = 0
+        self.failures: dict[str, int] = {}
+        self.dropped = 0
+        self.bytes_sent = 0
+        self.bytes_received = 0
+        self.checks_passed = 0
+        self.checks_failed = 0
+        self.latency = Histogram()
+
+    @property
+    def failed(self) -> int:
+        return sum(self.failures.values())
+
+    @property
+    def unavailable(self) -> int:
+        """Requests that were 5xx or got no response: bad for an availability SLO."""
+        return sum(n for kind, n in self.failures.items() if kind in UNAVAILABLE)
+
+    def merge(self, other: RequestStats) -> None:
+        self.count += other.count
+        for kind, n in other.failures.items():
+            self.failures[kind] = self.failures.get(kind, 0) + n
+        self.dropped += other.dropped
+        self.bytes_sent += other.bytes_sent
+        self.bytes_received += other.bytes_received
+        self.checks_passed += other.checks_passed
+        self.checks_failed += other.checks_failed
+        self.latency.merge(other.latency)
+
+    def copy(self, name: str | None = None) -> RequestStats:
+        clone = RequestStats(name or self.name, self.method, self.path)
+        clone.merge(self)
+        return clone
+
+    def summary(self, seconds: float) -> dict[str, Any]:
+        """The results.json form: counts, rates and latency percentiles in milliseconds."""
+        hist = self.latency
+        values = hist.percentiles(list(PERCENTILES))
+        latency = {
+            key: round(v / 1000.0, 3) for key, v in zip(PERCENTILE_KEYS, values, strict=True)
+        }
+        latency["max"] = round(hist.max / 1000.0, 3)
+        latency["min"] = round(hist.min / 1000.0, 3)
+        latency["mean"] = round(hist.mean / 1000.0, 3)
+        return {
+            "name": self.name,
+            "method": self.method,
+            "path": self.path,
+            "count": self.count,
+            "failures": dict(sorted(self.failures.items())),
+            "error_rate": round(self.failed / self.count, 6) if self.count else 0.0,
+            "dropped": self.dropped,
+            "rps": round(self.count / seconds, 3) if seconds > 0 else 0.0,
+            "bytes_sent": self.bytes_sent,
+            "bytes_received": self.bytes_received,
+            "checks": {"passed": self.checks_passed, "failed": self.checks_failed},
+            "latency_ms": latency,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Lossless form (histogram included): for the worker queue and the store."""
+        return {
+            "name": self.name,
+            "method": self.method,
+            "path": self.path,
+            "count": self.count,
+            "failures": dict(self.failures),
+            "dropped": self.dropped,
+            "bytes_sent": self.bytes_sent,
+            "bytes_received": self.bytes_received,
+            "checks_passed": self.checks_passed,
+            "checks_failed": self.checks_failed,
+            "histogram": self.latency.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RequestStats:
+        stats = cls(str(data["name"]), str(data.get("method", "-")), str(data.get("path", "-")))
+        stats.count = int(data.get("count", 0))
+        stats.failures = {str(k): int(v) for k, v in dict(data.get("failures", {})).items()}
+        stats.dropped = int(data.get("dropped", 0))
+        stats.bytes_sent = int(data.get("bytes_sent", 0))
+        stats.bytes_received = int(data.get("bytes_received", 0))
+        stats.checks_passed = int(data.get("checks_passed", 0))
+        stats.checks_failed = int(data.get("checks_failed", 0))
+        stats.latency = Histogram.from_dict(data.get("histogram", {}))
+        return stats
+
+    def __repr__(self) -> str:
+        return f"RequestStats({self.name!r}, count={self.count}, failed={self.failed})"
+
+
+@dataclass
+class Snapshot:
+    """One worker's measurements for one second of a scenario."""
+
+    worker: int
+    second: int
+    """Whole seconds since the scenario's start; the interval [second, second + 1)."""
+    warmup: bool
+    requests: dict[str, RequestStats] = field(default_factory=dict)
+    vus: int = 0
+    """VUs busy at the end of the second."""
+    dropped: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "worker": self.worker,
+            "second": self.second,
+            "warmup": self.warmup,
+            "vus": self.vus,
+            "dropped": self.dropped,
+            "requests": [s.to_dict() for s in self.requests.values()],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Snapshot:
+        requests = [RequestStats.from_dict(r) for r in data.get("requests", [])]
+        return cls(
+            worker=int(data["worker"]),
+            second=int(data["second"]),
+            warmup=bool(data["warmup"]),
+            requests={r.name: r for r in requests},
+            vus=int(data.get("vus", 0)),
+            dropped=int(data.get("dropped", 0)),
+        )
