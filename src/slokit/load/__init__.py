@@ -1,0 +1,20 @@
+"""The load engine: an HTTP/1.1 client, executors, scenarios and worker processes.
+
+Use :func:`run_spec` (or ``slokit run``) to drive a spec's scenarios; Python journeys get a
+:class:`Session`.
+"""
+
+from slokit.load._controller import LiveTick, RunOptions, run_scenario, run_spec
+from slokit.load._http import HttpClient, PreparedRequest, Response
+from slokit.load._session import Session
+
+__all__ = [
+    "HttpClient",
+    "LiveTick",
+    "PreparedRequest",
+    "Response",
+    "RunOptions",
+    "Session",
+    "run_scenario",
+    "run_spec",
+]

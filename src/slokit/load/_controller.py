@@ -1,0 +1,389 @@
+"""The controller: starts workers, merges their per-second snapshots, decides how a run ends.
+
+A run ends normally when every worker reports done. It ends early, with partial results
+kept and marked, when the user presses Ctrl-C (or sends SIGTERM), when a worker process
+dies, or when the target stops accepting connections for ``TARGET_DEAD_SECONDS`` seconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import multiprocessing as mp
+import os
+import queue as queue_mod
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from slokit.errors import RunError, UsageError
+from slokit.load._flow import compile_flow
+from slokit.load._http import HttpClient
+from slokit.load._script import load_journey
+from slokit.load._worker import WorkerArgs, worker_main
+from slokit.results import Aggregator, RequestStats, RunResults, ScenarioResults, Snapshot, evaluate
+from slokit.spec import ConstantArrivalRate, RampingArrivalRate, RampingVUs, Scenario, Spec
+
+__all__ = ["LiveTick", "RunOptions", "run_scenario", "run_spec"]
+
+log = logging.getLogger("slokit.load")
+
+TARGET_DEAD_SECONDS = 3
+"""Consecutive seconds in which every request failed to connect before a run is aborted."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    workers: int | None = None
+    """Worker processes; None means one per core."""
+    duration: float | None = None
+    """Override every scenario's duration (ramps are scaled)."""
+    target: str | None = None
+    """Override the base URL of every scenario."""
+
+
+@dataclass(frozen=True)
+class LiveTick:
+    """What the live progress display is told once per second."""
+
+    scenario: str
+    second: int
+    duration: float
+    warmup: bool
+    requests: int
+    failures: int
+    dropped: int
+    vus: int
+    p95_ms: float | None
+
+
+Progress = Callable[[LiveTick], None]
+
+
+def _max_concurrency(sc: Scenario) -> int:
+    if isinstance(sc, ConstantArrivalRate | RampingArrivalRate):
+        return sc.max_vus
+    if isinstance(sc, RampingVUs):
+        return max([sc.start_vus, *(s.to for s in sc.stages)])
+    return int(getattr(sc, "vus", 1))
+
+
+def resolve_target(spec: Spec, sc: Scenario, options: RunOptions) -> str | None:
+    return options.target or sc.target or spec.target
+
+
+def _check_target(target: str) -> None:
+    parts = urlsplit(target)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"target {target!r} is not an http:// or https:// URL")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=3.0):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise RunError(
+            f"target {target} is not reachable ({parts.hostname}:{port}: {reason}); "
+            "is the service running? Set the URL with --target or `target:` in the spec"
+        ) from None
+
+
+def _validate_scenario(spec: Spec, sc: Scenario, target: str | None) -> None:
+    """Fail before any process starts: bad scripts and relative paths without target."""
+    if sc.flow is not None:
+        compile_flow(sc.flow, client=HttpClient(), target=target, headers=sc.headers, routes=[])
+    elif sc.script is not None:
+        load_journey(sc.script, spec.base_dir)
+
+
+@dataclass
+class _State:
+    per_second: dict[int, RequestStats] = field(default_factory=dict)
+    vus: dict[int, int] = field(default_factory=dict)
+    latest: dict[int, int] = field(default_factory=dict)
+    shown: int = -1
+    dead_streak: int = 0
+    judged: int = -1
+
+
+def run_scenario(
+    spec: Spec,
+    name: str,
+    options: RunOptions = RunOptions(),
+    progress: Progress | None = None,
+) -> ScenarioResults:
+    """Run one scenario across worker processes and return its merged, judged results."""
+    sc = spec.scenario(name)
+    if options.duration is not None:
+        sc = sc.with_duration(options.duration)
+    target = resolve_target(spec, sc, options)
+    _validate_scenario(spec, sc, target)
+    if target is not None:
+        _check_target(target)
+    wanted = options.workers if options.workers is not None else (os.cpu_count() or 1)
+    if wanted < 1:
+        raise UsageError("--workers must be at least 1")
+    workers = max(1, min(wanted, _max_concurrency(sc)))
+    warmup = sc.warmup if sc.warmup is not None else spec.warmup
+    warmup_seconds = math.ceil(warmup) if warmup > 0 else 0
+    aggregator = Aggregator(name, sc.executor, float(warmup_seconds), workers)
+    run = _Run(spec, sc, name, workers, target, warmup_seconds, aggregator, progress)
+    results = run.execute()
+    results.verdicts = evaluate(spec, results, gated=sc.gate)
+    results.gated = sc.gate
+    judged = {v.name for v in results.verdicts if v.kind == "slo"}
+    results.not_exercised = [n for n in spec.slos if n not in judged]
+    return results
+
+
+def run_spec(
+    spec: Spec,
+    scenarios: list[str] | None = None,
+    options: RunOptions = RunOptions(),
+    progress: Progress | None = None,
+) -> RunResults:
+    """Run the named scenarios (default: all, in spec order); stop after an aborted one."""
+    names = scenarios or list(spec.scenarios)
+    if not names:
+        raise UsageError(
+            "the spec has no scenarios: add one under `scenarios:` (see `slokit init`)"
+        )
+    for n in names:
+        spec.scenario(n)  # unknown names fail before anything runs
+    started = datetime.now(UTC)
+    t_start = time.perf_counter()
+    done: list[ScenarioResults] = []
+    for n in names:
+        result = run_scenario(spec, n, options, progress)
+        done.append(result)
+        if result.partial:
+            break
+    first = spec.scenario(names[0])
+    return RunResults(
+        service=spec.service,
+        target=options.target or first.target or spec.target,
+        started=started,
+        duration_s=time.perf_counter() - t_start,
+        partial=any(r.partial for r in done) or len(done) < len(names),
+        scenarios=done,
+    )
+
+
+class _Run:
+    def __init__(
+        self,
+        spec: Spec,
+        sc: Scenario,
+        name: str,
+        workers: int,
+        target: str | None,
+        warmup_seconds: int,
+        aggregator: Aggregator,
+        progress: Progress | None,
+    ) -> None:
+        self.spec, self.sc, self.name, self.workers = spec, sc, name, workers
+        self.target, self.warmup_seconds = target, warmup_seconds
+        self.aggregator, self.progress = aggregator, progress
+        self.ctx = mp.get_context("spawn")
+        self.queue: Any = self.ctx.Queue()
+        self.go = self.ctx.Event()
+        self.stop = self.ctx.Event()
+        self.start_wall: Any = self.ctx.Value("d", 0.0)
+        self.abort_reason: str | None = None
+        self.ended: float | None = None
+        self.state = _State()
+        self.exceptions_seen: set[str] = set()
+
+    def _spawn(self) -> list[Any]:
+        procs = []
+        for w in range(self.workers):
+            args = WorkerArgs(
+                spec=self.spec,
+                scenario=self.sc,
+                name=self.name,
+                worker=w,
+                workers=self.workers,
+                target=self.target,
+                warmup_seconds=self.warmup_seconds,
+            )
+            p = self.ctx.Process(
+                target=worker_main,
+                args=(args, self.queue, self.go, self.start_wall, self.stop),
+                name=f"slokit-worker-{w}",
+                daemon=True,
+            )
+            p.start()
+            procs.append(p)
+        return procs
+
+    def execute(self) -> ScenarioResults:
+        procs = self._spawn()
+        done: set[int] = set()
+        try:
+            self._await_ready(procs, done)
+            self.start_wall.value = time.time() + 0.25
+            self.go.set()
+            started = datetime.now(UTC)
+            self._collect(procs, done)
+        except KeyboardInterrupt:
+            self._abort("interrupted (Ctrl-C)")
+            with contextlib.suppress(KeyboardInterrupt):
+                self._collect(procs, done, bounded=True)
+            started = datetime.now(UTC)
+        finally:
+            self.stop.set()
+            self.go.set()
+            self._reap(procs)
+        # The measured window ends at the scenario's duration; draining in-flight requests
+        # afterwards is not part of it, but an early end (abort, iterations done) is.
+        ended = self.ended or time.time()
+        elapsed = max(0.0, ended - self.start_wall.value) if self.start_wall.value else 0.0
+        if self.abort_reason is None:
+            elapsed = min(elapsed, self.sc.duration)
+        for text in sorted(self.exceptions_seen):
+            log.warning("scenario %s: a journey raised %s", self.name, text)
+        results = self.aggregator.finish(
+            duration_s=elapsed,
+            partial=self.abort_reason is not None,
+            abort_reason=self.abort_reason,
+        )
+        results.started = datetime.fromtimestamp(self.start_wall.value or started.timestamp(), UTC)
+        return results
+
+    def _abort(self, reason: str) -> None:
+        if self.abort_reason is None:
+            self.abort_reason = reason
+            self.ended = time.time()
+        self.stop.set()
+
+    def _await_ready(self, procs: list[Any], done: set[int]) -> None:
+        ready: set[int] = set()
+        limit = time.monotonic() + 60.0
+        while len(ready) < self.workers:
+            try:
+                msg = self.queue.get(timeout=0.2)
+            except queue_mod.Empty:
+                dead = [p for p in procs if p.exitcode is not None]
+                if dead:
+                    raise RunError(
+                        f"worker process exited with code {dead[0].exitcode} before start"
+                    ) from None
+                if time.monotonic() > limit:
+                    raise RunError("workers did not start within 60 s") from None
+                continue
+            if msg[0] == "ready":
+                ready.add(msg[1])
+            elif msg[0] == "error":
+                raise UsageError(msg[2].strip())
+            elif msg[0] == "done":
+                done.add(msg[1])
+
+    def _collect(self, procs: list[Any], done: set[int], bounded: bool = False) -> None:
+        limit = self.start_wall.value + self.sc.duration + min(self.sc.timeout, 30.0) + 15.0
+        if bounded:
+            limit = time.time() + min(self.sc.timeout, 30.0) + 5.0
+        while len(done) < self.workers:
+            if time.time() > limit:
+                self._abort("workers did not finish in time")
+                return
+            try:
+                msg = self.queue.get(timeout=0.2)
+            except queue_mod.Empty:
+                for w, p in enumerate(procs):
+                    if w not in done and p.exitcode is not None:
+                        done.add(w)
+                        self._abort(f"worker {w} died (exit code {p.exitcode})")
+                continue
+            self._handle(msg, done)
+
+    def _handle(self, msg: tuple[Any, ...], done: set[int]) -> None:
+        kind, worker = msg[0], msg[1]
+        if kind == "snapshot":
+            snap = Snapshot.from_dict(msg[2])
+            self.aggregator.add(snap)
+            self._observe(worker, snap)
+        elif kind == "done":
+            done.add(worker)
+            if len(done) == self.workers and self.ended is None:
+                self.ended = time.time()
+        elif kind == "error":
+            self._abort(f"worker {worker} failed: {msg[2].strip().splitlines()[-1]}")
+        elif (
+            kind == "exception"
+            and msg[2] not in self.exceptions_seen
+            and len(self.exceptions_seen) < 5
+        ):
+            self.exceptions_seen.add(msg[2])
+
+    def _observe(self, worker: int, snap: Snapshot) -> None:
+        st = self.state
+        total = st.per_second.get(snap.second)
+        if total is None:
+            total = st.per_second[snap.second] = RequestStats("total", "-", "-")
+        for stats in snap.requests.values():
+            total.merge(stats)
+        st.vus[snap.second] = st.vus.get(snap.second, 0) + snap.vus
+        st.latest[worker] = max(st.latest.get(worker, -1), snap.second)
+        if len(st.latest) < self.workers:
+            return
+        complete = min(st.latest.values())
+        self._judge_target(complete)
+        if complete > st.shown and self.progress is not None:
+            st.shown = complete
+            point = st.per_second.get(complete, None)
+            if point is not None:
+                self.progress(
+                    LiveTick(
+                        scenario=self.name,
+                        second=complete,
+                        duration=self.sc.duration,
+                        warmup=complete < self.warmup_seconds,
+                        requests=point.count,
+                        failures=sum(point.failures.values()),
+                        dropped=point.dropped,
+                        vus=st.vus.get(complete, 0),
+                        p95_ms=point.latency.percentile(95) / 1000 if point.latency.count else None,
+                    )
+                )
+
+    def _judge_target(self, complete: int) -> None:
+        st = self.state
+        while st.judged < complete:
+            st.judged += 1
+            point = st.per_second.get(st.judged)
+            unreachable = 0
+            if point is not None:
+                unreachable = point.failures.get("connect", 0) + point.failures.get("protocol", 0)
+            if point is not None and point.count > 0 and unreachable == point.count:
+                st.dead_streak += 1
+            else:
+                st.dead_streak = 0
+            if st.dead_streak >= TARGET_DEAD_SECONDS:
+                self._abort(
+                    "target unreachable: every request failed to connect "
+                    f"for {TARGET_DEAD_SECONDS} s"
+                )
+
+    def _reap(self, procs: list[Any]) -> None:
+        for p in procs:
+            p.join(timeout=5.0)
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+                p.join(timeout=2.0)
+            if p.is_alive():
+                p.kill()
+                p.join(timeout=2.0)
+        # Drain what is left so the queue's feeder thread can exit.
+        with contextlib.suppress(Exception):
+            while True:
+                msg = self.queue.get_nowait()
+                if msg[0] == "snapshot":
+                    self.aggregator.add(Snapshot.from_dict(msg[2]))
+        self.queue.close()
+        self.queue.join_thread()

@@ -1,0 +1,168 @@
+"""YAML ``flow`` steps compiled once per worker into ready-to-send requests and checks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from slokit.errors import UsageError
+from slokit.load._http import HttpClient, PreparedRequest, Response
+from slokit.load._jsonpath import MISSING, compile_path, lookup
+from slokit.load._naming import request_name
+from slokit.load._template import has_placeholders, render, render_value
+from slokit.load._vu import VU
+from slokit.spec import Check, Route, Step
+
+__all__ = ["CompiledCheck", "CompiledStep", "compile_flow", "join_url", "run_flow"]
+
+
+def join_url(target: str | None, path: str) -> str:
+    if path.startswith(("http://", "https://")):
+        return path
+    if not target:
+        raise UsageError(
+            f"step path {path!r} is relative but no target is set: "
+            "give `target:` in the spec or the scenario, or --target URL"
+        )
+    return target.rstrip("/") + (path if path.startswith("/") else "/" + path)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledCheck:
+    statuses: frozenset[int] | None = None
+    contains: bytes | None = None
+    path: tuple[str | int, ...] | None = None
+    equals: Any = MISSING
+    exists: bool | None = None
+
+    @classmethod
+    def from_spec(cls, check: Check) -> CompiledCheck:
+        if check.status is not None:
+            return cls(statuses=frozenset(check.status))
+        if check.body_contains is not None:
+            return cls(contains=check.body_contains.encode())
+        assert check.json_path is not None
+        equals = check.equals if "equals" in check.model_fields_set else MISSING
+        exists = check.exists if check.exists is not None or equals is not MISSING else True
+        return cls(path=compile_path(check.json_path), equals=equals, exists=exists)
+
+    def passes(self, response: Response) -> bool:
+        if self.statuses is not None:
+            return response.status in self.statuses
+        if self.contains is not None:
+            return self.contains in response.body
+        try:
+            document = json.loads(response.body)
+        except ValueError:
+            return False
+        assert self.path is not None
+        found = lookup(document, self.path)
+        if self.equals is not MISSING:
+            return found is not MISSING and bool(found == self.equals)
+        return (found is not MISSING) == bool(self.exists)
+
+
+@dataclass(slots=True)
+class CompiledStep:
+    name: str
+    method: str
+    path: str
+    ok_status: frozenset[int] | None
+    checks: tuple[CompiledCheck, ...]
+    think: float
+    prepared: PreparedRequest | None
+    """Built once when the step has no placeholders; else rendered per iteration."""
+    url: str
+    headers: dict[str, str]
+    body: Any
+    is_json: bool
+
+    def request_for(
+        self, client: HttpClient, row: Mapping[str, str]
+    ) -> tuple[PreparedRequest, str]:
+        if self.prepared is not None:
+            return self.prepared, self.path
+        url = render(self.url, row)
+        headers = {k: render(v, row) for k, v in self.headers.items()}
+        return client.prepare(self.method, url, headers, _encode(self.body, row, self.is_json)), (
+            render(self.path, row)
+        )
+
+
+def _encode(body: Any, row: Mapping[str, str], is_json: bool) -> bytes | None:
+    if body is None:
+        return None
+    if is_json:
+        return json.dumps(render_value(body, row), separators=(",", ":")).encode()
+    return render(str(body), row).encode()
+
+
+def compile_flow(
+    steps: Sequence[Step],
+    *,
+    client: HttpClient,
+    target: str | None,
+    headers: Mapping[str, str],
+    routes: Sequence[Route],
+) -> list[CompiledStep]:
+    compiled = []
+    for step in steps:
+        step_headers = {**headers, **step.headers}
+        is_json = step.json_body is not None
+        body: Any = step.json_body if is_json else step.body
+        if is_json and not any(k.lower() == "content-type" for k in step_headers):
+            step_headers["Content-Type"] = "application/json"
+        url = join_url(target, step.path)
+        dynamic = (
+            has_placeholders(step.path)
+            or has_placeholders(step_headers)
+            or (has_placeholders(body))
+        )
+        prepared = None
+        if not dynamic:
+            prepared = client.prepare(step.method, url, step_headers, _encode(body, {}, is_json))
+        path = step.path.split("?", 1)[0]
+        compiled.append(
+            CompiledStep(
+                name=request_name(step.name, step.method, path, routes),
+                method=step.method,
+                path=path,
+                ok_status=frozenset(step.status) if step.status is not None else None,
+                checks=tuple(CompiledCheck.from_spec(c) for c in step.checks),
+                think=step.think or 0.0,
+                prepared=prepared,
+                url=url,
+                headers=step_headers,
+                body=body,
+                is_json=is_json,
+            )
+        )
+    return compiled
+
+
+async def run_flow(steps: Sequence[CompiledStep], vu: VU) -> None:
+    """One iteration of a flow. A failure below HTTP ends it (raises IterationAborted)."""
+    for step in steps:
+        prepared, path = step.request_for(vu.client, vu.row)
+        response, latency = await vu.exchange(
+            step.name, step.method, path, prepared, step.ok_status
+        )
+        failed = 0
+        for check in step.checks:
+            if not check.passes(response):
+                failed += 1
+        vu.record(
+            step.name,
+            step.method,
+            path,
+            response,
+            latency,
+            step.ok_status,
+            failed,
+            len(step.checks) - failed,
+        )
+        if step.think > 0:
+            await asyncio.sleep(step.think)

@@ -1,0 +1,105 @@
+"""Per-worker recording of request outcomes into per-second :class:`RequestStats`.
+
+The recorder is on the hot path: one call per response. It keeps the stats of the current
+one-second interval; the worker's ticker swaps them out with :meth:`Recorder.take` and ships
+them to the controller, so the controller sees exact per-second data without the worker ever
+holding more than one second of histograms.
+"""
+
+from __future__ import annotations
+
+from slokit.results import RequestStats
+
+__all__ = ["Recorder", "failure_kind"]
+
+
+def failure_kind(status: int, ok_status: frozenset[int] | None) -> str | None:
+    """Failure label for a response, or None when the status is a success."""
+    if ok_status is None:
+        if status < 400:
+            return None
+    elif status in ok_status:
+        return None
+    if status >= 500:
+        return "5xx"
+    if status >= 400:
+        return "4xx"
+    return "status"
+
+
+class Recorder:
+    __slots__ = ("_current", "dropped", "exceptions", "first_exception")
+
+    def __init__(self) -> None:
+        self._current: dict[str, RequestStats] = {}
+        self.dropped = 0
+        self.exceptions = 0
+        self.first_exception: str | None = None
+
+    def stats(self, name: str, method: str, path: str) -> RequestStats:
+        stats = self._current.get(name)
+        if stats is None:
+            stats = self._current[name] = RequestStats(name, method, path)
+        return stats
+
+    def response(
+        self,
+        name: str,
+        method: str,
+        path: str,
+        latency_s: float,
+        status: int,
+        ok_status: frozenset[int] | None,
+        sent: int,
+        received: int,
+        checks_failed: int = 0,
+        checks_passed: int = 0,
+    ) -> bool:
+        """Record one complete response; returns True when it counts as a success."""
+        stats = self._current.get(name)
+        if stats is None:
+            stats = self._current[name] = RequestStats(name, method, path)
+        stats.count += 1
+        stats.bytes_sent += sent
+        stats.bytes_received += received
+        us = int(latency_s * 1_000_000)
+        stats.latency.record(us if us > 0 else 1)
+        if checks_passed:
+            stats.checks_passed += checks_passed
+        kind = failure_kind(status, ok_status)
+        if checks_failed:
+            stats.checks_failed += checks_failed
+            if kind is None:
+                kind = "check"
+        if kind is None:
+            return True
+        failures = stats.failures
+        failures[kind] = failures.get(kind, 0) + 1
+        return False
+
+    def error(self, name: str, method: str, path: str, kind: str, sent: int = 0) -> None:
+        """Record a request that got no complete response (timeout, connect, protocol)."""
+        stats = self.stats(name, method, path)
+        stats.count += 1
+        stats.bytes_sent += sent
+        stats.failures[kind] = stats.failures.get(kind, 0) + 1
+
+    def drop(self, name: str, method: str, path: str) -> None:
+        """An open-model arrival found no free VU: counted, never hidden."""
+        self.dropped += 1
+        self.stats(name, method, path).dropped += 1
+
+    def exception(self, where: str, text: str) -> None:
+        """A Python journey raised: counted as an iteration failure, first message kept."""
+        self.exceptions += 1
+        if self.first_exception is None:
+            self.first_exception = text
+        stats = self.stats(where, "-", "-")
+        stats.count += 1
+        stats.failures["exception"] = stats.failures.get("exception", 0) + 1
+
+    def take(self) -> dict[str, RequestStats]:
+        """Hand over this interval's stats and start a fresh interval."""
+        current, self._current = self._current, {}
+        self.dropped = 0
+        return current

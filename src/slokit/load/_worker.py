@@ -1,0 +1,179 @@
+"""One worker process: its own event loop, client and recorder, one share of the scenario.
+
+Messages to the controller (tuples on a multiprocessing queue):
+``("ready", w)``, ``("snapshot", w, snapshot_dict)``, ``("error", w, text)``,
+``("exception", w, text)`` (first exception a journey raised), ``("done", w)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import signal
+import time
+import traceback
+from dataclasses import dataclass
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Event
+from pathlib import Path
+from typing import Any
+
+from slokit.errors import SlokitError
+from slokit.load._data import DataFeed, read_rows
+from slokit.load._executors import ExecutorContext, run_executor
+from slokit.load._flow import compile_flow, run_flow
+from slokit.load._http import HttpClient
+from slokit.load._naming import NameFolder
+from slokit.load._recorder import Recorder
+from slokit.load._script import load_journey
+from slokit.load._session import Session
+from slokit.load._vu import VU
+from slokit.results import Snapshot
+from slokit.spec import Route, Scenario, Spec
+
+__all__ = ["WorkerArgs", "worker_main"]
+
+
+@dataclass(frozen=True)
+class WorkerArgs:
+    spec: Spec
+    scenario: Scenario
+    name: str
+    worker: int
+    workers: int
+    target: str | None
+    warmup_seconds: int
+    """Warm-up rounded up to whole seconds: snapshots are per second."""
+
+
+def worker_main(
+    args: WorkerArgs, queue: Queue[Any], go: Event, start_wall: Any, stop: Event
+) -> None:
+    # Ctrl-C reaches the whole process group; the controller decides how the run ends.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        import uvloop
+
+        runner: Any = uvloop.run
+    except ImportError:  # pragma: no cover - uvloop is a dependency on every supported OS
+        runner = asyncio.run
+    try:
+        runner(_main(args, queue, go, start_wall, stop))
+    except SlokitError as exc:
+        queue.put(("error", args.worker, str(exc)))
+    except BaseException:
+        queue.put(("error", args.worker, traceback.format_exc()))
+    finally:
+        queue.put(("done", args.worker))
+
+
+def _slo_routes(spec: Spec) -> list[Route]:
+    return [slo.route for slo in spec.slos.values() if slo.route is not None]
+
+
+async def _main(
+    args: WorkerArgs, queue: Queue[Any], go: Event, start_wall: Any, stop: Event
+) -> None:
+    sc = args.scenario
+    client = HttpClient(timeout=sc.timeout, follow_redirects=sc.follow_redirects)
+    recorder = Recorder()
+    routes = _slo_routes(args.spec)
+    feed = None
+    if sc.data is not None:
+        rows = read_rows(Path(args.spec.base_dir) / sc.data.file)
+        feed = DataFeed(rows, sc.data.mode, args.worker, args.workers)
+
+    if sc.flow is not None:
+        steps = compile_flow(
+            sc.flow, client=client, target=args.target, headers=sc.headers, routes=routes
+        )
+        first = steps[0]
+        drop_name = (first.name, first.method, first.path)
+
+        async def iterate(vu: VU) -> None:
+            await run_flow(steps, vu)
+
+    else:
+        assert sc.script is not None
+        journey = load_journey(sc.script, args.spec.base_dir)
+        folder = NameFolder(routes)
+        label = f"journey {sc.script.rpartition(':')[2]}"
+        drop_name = (label, "-", "-")
+        sessions: dict[int, Session] = {}
+
+        async def iterate(vu: VU) -> None:
+            session = sessions.get(vu.id)
+            if session is None:
+                session = sessions[vu.id] = Session(
+                    vu, target=args.target, headers=sc.headers, folder=folder
+                )
+            await journey(session)
+
+    queue.put(("ready", args.worker))
+    # Bounded wait: a controller that died must not leave this process behind.
+    if not await asyncio.to_thread(go.wait, 60.0) or stop.is_set():
+        await client.aclose()
+        return
+    t0 = time.perf_counter() + (start_wall.value - time.time())
+    delay = t0 - time.perf_counter()
+    if delay > 0:
+        await asyncio.sleep(delay)
+
+    active = [0]
+    ctx = ExecutorContext(
+        scenario=sc,
+        worker=args.worker,
+        workers=args.workers,
+        t0=t0,
+        deadline=t0 + sc.duration,
+        grace=min(sc.timeout, 30.0),
+        recorder=recorder,
+        make_vu=lambda j: VU(j, client, recorder, sc.timeout),
+        iterate=iterate,
+        feed=feed,
+        drop_name=drop_name,
+        stop_requested=stop.is_set,
+        active=active,
+    )
+    ticker = asyncio.create_task(_tick(args, queue, recorder, active, t0))
+    try:
+        await run_executor(ctx)
+    finally:
+        ticker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticker
+        second = max(0, math.floor(time.perf_counter() - t0))
+        _ship(args, queue, recorder, active, second)
+        await client.aclose()
+
+
+def _ship(
+    args: WorkerArgs, queue: Queue[Any], recorder: Recorder, active: list[int], second: int
+) -> None:
+    exceptions = recorder.exceptions
+    first = recorder.first_exception
+    dropped = recorder.dropped
+    requests = recorder.take()
+    snap = Snapshot(
+        worker=args.worker,
+        second=second,
+        warmup=second < args.warmup_seconds,
+        requests=requests,
+        vus=active[0],
+        dropped=dropped,
+    )
+    queue.put(("snapshot", args.worker, snap.to_dict()))
+    if exceptions and first is not None:
+        queue.put(("exception", args.worker, first))
+        recorder.first_exception = None
+
+
+async def _tick(
+    args: WorkerArgs, queue: Queue[Any], recorder: Recorder, active: list[int], t0: float
+) -> None:
+    second = 0
+    while True:
+        await asyncio.sleep(max(0.0, t0 + second + 1 - time.perf_counter()))
+        _ship(args, queue, recorder, active, second)
+        second += 1
