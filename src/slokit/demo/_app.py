@@ -1,0 +1,118 @@
+"""The demo service: a small orders API with horoscopes, modelled on the seed runbook service.
+
+Routes and how they behave, so the demo's SLOs have something real to judge:
+
+- ``GET /api/horoscopes/daily``: a fast read (no I/O).
+- ``POST /api/orders``: a slower write (20-60 ms of simulated storage latency), 201 + order.
+- ``GET /api/orders/{order_id}``: reads an order back, 404 for unknown ids.
+- ``GET /api/quotes/{sku}``: calls the flaky in-process provider; its failures become 502.
+- ``GET /livez``: process liveness only.
+
+Everything, including the random generators, is built by :func:`create_app`, so two apps never
+share state and a run with the same seed and request order behaves the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import zlib
+from collections import OrderedDict
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import FastAPI, HTTPException, Path, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from slokit.demo._provider import BROKEN, HEALTHY, ProviderError, QuoteProvider
+
+__all__ = ["MAX_ORDERS", "create_app"]
+
+MAX_ORDERS = 10_000
+"""Orders kept in memory; older ones are forgotten so a long soak cannot grow without bound."""
+
+Sign = Literal[
+    "aries", "taurus", "gemini", "cancer", "leo", "virgo",
+    "libra", "scorpio", "sagittarius", "capricorn", "aquarius", "pisces",
+]  # fmt: skip
+
+_READINGS = (
+    "A deploy on Friday will go better than feared.",
+    "Your p99 is closer to your p50 than yesterday.",
+    "An old dependency asks to be upgraded; listen to it.",
+    "Error budgets are for spending: spend a little on courage.",
+    "A retry storm passes you by because you added jitter.",
+    "Someone reads your runbook and it is correct.",
+)
+
+SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
+
+
+class OrderIn(BaseModel):
+    sku: str = Field(pattern=SKU_PATTERN)
+    qty: int = Field(default=1, ge=1, le=1000)
+
+
+class Order(BaseModel):
+    id: str
+    sku: str
+    qty: int
+    status: Literal["created"] = "created"
+    created: str
+
+
+def create_app(*, broken: bool = False, seed: int = 7) -> FastAPI:
+    """Build a fresh demo app; ``broken=True`` makes the quote provider slow and failing."""
+    app = FastAPI(title="slokit demo: orders API", version="1")
+    # One generator per route, so concurrent orders never shift the provider's sequence.
+    order_rng = random.Random(f"{seed}:orders")
+    provider = QuoteProvider(BROKEN if broken else HEALTHY, random.Random(f"{seed}:provider"))
+    orders: OrderedDict[str, Order] = OrderedDict()
+    next_id = itertools.count(1)
+    app.state.provider = provider
+    app.state.orders = orders
+
+    @app.get("/livez")
+    async def livez() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/api/horoscopes/daily")
+    async def daily_horoscope(sign: Annotated[Sign, Query()] = "aries") -> dict[str, str]:
+        today = datetime.now(UTC).date().isoformat()
+        reading = _READINGS[zlib.crc32(f"{today}:{sign}".encode()) % len(_READINGS)]
+        return {"date": today, "sign": sign, "reading": reading}
+
+    @app.post("/api/orders", status_code=201)
+    async def create_order(body: OrderIn) -> Order:
+        await asyncio.sleep(order_rng.uniform(0.020, 0.060))
+        order = Order(
+            id=f"ord-{next(next_id):08d}",
+            sku=body.sku,
+            qty=body.qty,
+            created=datetime.now(UTC).isoformat(timespec="milliseconds"),
+        )
+        orders[order.id] = order
+        if len(orders) > MAX_ORDERS:
+            orders.popitem(last=False)
+        return order
+
+    @app.get("/api/orders/{order_id}")
+    async def read_order(order_id: str) -> Order:
+        order = orders.get(order_id)
+        if order is None:
+            raise HTTPException(status_code=404, detail=f"no order {order_id!r}")
+        return order
+
+    @app.get("/api/quotes/{sku}", response_model=None)
+    async def read_quote(
+        sku: Annotated[str, Path(pattern=SKU_PATTERN)],
+    ) -> dict[str, Any] | JSONResponse:
+        try:
+            quote = await provider.quote(sku)
+        except ProviderError as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=502)
+        return {"sku": quote.sku, "price": quote.price, "currency": quote.currency}
+
+    return app

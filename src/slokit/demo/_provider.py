@@ -1,0 +1,70 @@
+"""The demo's flaky downstream: an in-process "pricing provider" with seeded latency and errors.
+
+It stands in for the third-party call every real service has. Healthy, it is a little slow and
+fails very rarely, so the ``quotes-errors`` SLO passes with room to spare; broken, it is slow and
+fails often, so that SLO and the error-rate gate fail. Random draws happen before the await, so
+a given sequence of calls gets the same latencies and failures on every run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import zlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+__all__ = ["BROKEN", "HEALTHY", "ProviderError", "ProviderProfile", "Quote", "QuoteProvider"]
+
+
+class ProviderError(Exception):
+    """The provider failed; the route answers 502."""
+
+
+@dataclass(frozen=True)
+class ProviderProfile:
+    error_rate: float
+    """Share of calls that fail."""
+    min_latency: float
+    """Seconds."""
+    max_latency: float
+    """Seconds."""
+
+
+HEALTHY = ProviderProfile(error_rate=0.002, min_latency=0.005, max_latency=0.040)
+BROKEN = ProviderProfile(error_rate=0.30, min_latency=0.300, max_latency=0.900)
+
+
+@dataclass(frozen=True)
+class Quote:
+    sku: str
+    price: float
+    currency: str = "EUR"
+
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class QuoteProvider:
+    """Prices a SKU after a random delay; fails at the profile's error rate."""
+
+    def __init__(
+        self, profile: ProviderProfile, rng: random.Random, sleep: Sleep = asyncio.sleep
+    ) -> None:
+        self.profile = profile
+        self._rng = rng
+        self._sleep = sleep
+        self.calls = 0
+        self.failures = 0
+
+    async def quote(self, sku: str) -> Quote:
+        latency = self._rng.uniform(self.profile.min_latency, self.profile.max_latency)
+        fails = self._rng.random() < self.profile.error_rate
+        self.calls += 1
+        await self._sleep(latency)
+        if fails:
+            self.failures += 1
+            raise ProviderError(f"pricing provider failed for {sku!r}")
+        # A stable price per SKU keeps responses comparable across runs.
+        cents = 100 + zlib.crc32(sku.encode()) % 99_900
+        return Quote(sku=sku, price=cents / 100)

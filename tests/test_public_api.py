@@ -1,0 +1,54 @@
+"""Each package's ``__init__`` is its public surface: ``__all__`` lists exactly its public names."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+import types
+
+import pytest
+
+PACKAGES = [
+    "slokit",
+    "slokit.errors",
+    "slokit.spec",
+    "slokit.results",
+    "slokit.report",
+    "slokit.load",
+    "slokit.demo",
+]
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_all_lists_exactly_the_public_names(name: str) -> None:
+    module = importlib.import_module(name)
+    exported = list(module.__all__)
+    assert exported == sorted(exported), f"{name}.__all__ is not sorted"
+    public = {
+        attr
+        for attr, value in vars(module).items()
+        if (not attr.startswith("_") or attr == "__version__")
+        and not isinstance(value, types.ModuleType)
+        and attr not in {"annotations"}
+        # names imported from other libraries (``dataclass``) are not our surface
+        and not (
+            isinstance(value, type | types.FunctionType)
+            and not value.__module__.startswith("slokit")
+        )
+    }
+    assert set(exported) == public, f"{name}: __all__ and public names differ"
+    for attr in exported:
+        assert hasattr(module, attr)
+
+
+def test_spec_is_importable_without_the_load_engine() -> None:
+    """A service imports slokit.spec at start-up: that must not load the engine or the CLI."""
+    code = (
+        "import sys, slokit.spec, slokit.errors\n"
+        "heavy = [m for m in ('uvloop', 'httptools', 'typer', 'rich', 'slokit.load', 'fastapi')"
+        " if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""
