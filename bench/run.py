@@ -1,0 +1,180 @@
+"""slokit next to its peers in one run: throughput (vs wrk and Locust) and latency accuracy.
+
+    .venv/bin/python bench/run.py [--only throughput|accuracy] [--seconds N] [--check] [--keep]
+
+Prints a table and the ratios against their bars; exits 1 on a missed bar only with --check.
+See bench/README.md for what each leg measures. Only 127.0.0.1 is ever contacted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import os
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from _accuracy import FREEZE, PERIOD, RATE, Accuracy, accuracy_leg
+from _common import BENCH, Cores
+from _throughput import Measured, throughput_leg
+
+WRK_BAR = 0.5
+"""slokit must reach at least this share of wrk's requests per second."""
+LOCUST_BAR = 8.0
+"""slokit must do at least this many times Locust's requests per second."""
+PERCENTILE_TOLERANCE = 0.10
+"""Relative distance from the theoretical p90/p99 that still counts as accurate."""
+RATE_TOLERANCE = 0.01
+"""Relative distance of the achieved arrival rate from the target."""
+
+
+@dataclass(frozen=True)
+class Bar:
+    name: str
+    observed: float | None
+    passed: bool
+    rule: str
+
+
+def _fmt(value: float | None, unit: str = "", digits: int = 0) -> str:
+    return "n/a" if value is None else f"{value:,.{digits}f}{unit}"
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def report_throughput(measured: list[Measured]) -> list[Bar]:
+    print(f"\n{'tool':<8} {'req/s':>12}  notes")
+    for row in measured:
+        print(f"{row.tool:<8} {_fmt(row.rps):>12}  {row.note}")
+    rps = {row.tool: row.rps for row in measured}
+    to_wrk = _ratio(rps.get("slokit"), rps.get("wrk"))
+    to_locust = _ratio(rps.get("slokit"), rps.get("locust"))
+    bars = [
+        Bar("slokit / wrk", to_wrk, to_wrk is not None and to_wrk >= WRK_BAR, f">= {WRK_BAR:g}"),
+        Bar(
+            "slokit / locust",
+            to_locust,
+            to_locust is not None and to_locust >= LOCUST_BAR,
+            f">= {LOCUST_BAR:g}",
+        ),
+    ]
+    if rps.get("wrk") and rps.get("locust"):
+        print(f"(for scale: locust / wrk = {_ratio(rps['locust'], rps['wrk']):.3f})")
+    return bars
+
+
+def _near(observed: float | None, expected: float, tolerance: float) -> bool:
+    return observed is not None and abs(observed - expected) <= tolerance * expected
+
+
+def report_accuracy(acc: Accuracy) -> list[Bar]:
+    if acc.problem:
+        print(f"\nslokit: {acc.problem}")
+    print(f"\n{'':<14} {'slokit':>12} {'theory':>12}")
+    print(f"{'p90':<14} {_fmt(acc.p90_ms, ' ms', 1):>12} {acc.theory_p90_ms:>9.1f} ms")
+    print(f"{'p99':<14} {_fmt(acc.p99_ms, ' ms', 1):>12} {acc.theory_p99_ms:>9.1f} ms")
+    print(f"{'arrivals/s':<14} {_fmt(acc.achieved_rate, '', 2):>12} {RATE:>12.2f}")
+    print(f"({acc.requests:,} requests, {acc.dropped:,} dropped)")
+    pct = f"within {PERCENTILE_TOLERANCE:.0%} of theory"
+    return [
+        Bar("p90", acc.p90_ms, _near(acc.p90_ms, acc.theory_p90_ms, PERCENTILE_TOLERANCE), pct),
+        Bar("p99", acc.p99_ms, _near(acc.p99_ms, acc.theory_p99_ms, PERCENTILE_TOLERANCE), pct),
+        Bar(
+            "arrival rate",
+            acc.achieved_rate,
+            _near(acc.achieved_rate, RATE, RATE_TOLERANCE),
+            f"within {RATE_TOLERANCE:.0%} of {RATE:g}/s",
+        ),
+    ]
+
+
+def print_bars(bars: list[Bar]) -> None:
+    print()
+    for bar in bars:
+        mark = "ok  " if bar.passed else "MISS"
+        print(f"{mark} {bar.name:<16} {_fmt(bar.observed, '', 3):>10}   bar: {bar.rule}")
+
+
+def accuracy_seconds(seconds: float) -> float:
+    """2.5x the throughput legs, rounded up to whole stall cycles (20 s for the default 8 s)."""
+    return max(2, math.ceil(seconds * 2.5 / PERIOD)) * PERIOD
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--only", choices=["throughput", "accuracy"])
+    parser.add_argument(
+        "--seconds", type=float, default=8.0, help="length of each throughput leg (default 8)"
+    )
+    parser.add_argument("--check", action="store_true", help="exit 1 when a bar is missed")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep every tool's output under bench/results/"
+    )
+    args = parser.parse_args(argv)
+    cores = Cores.pick()
+    print(f"slokit bench: {os.cpu_count()} CPUs; {cores.describe()}")
+    legs: dict[str, Callable[[Path], list[Bar]]] = {
+        "throughput": lambda work: _throughput(args.seconds, cores, work),
+        "accuracy": lambda work: _accuracy(accuracy_seconds(args.seconds), cores, work),
+    }
+    bars: list[Bar] = []
+    with _workdir(args.keep) as work:
+        for name, leg in legs.items():
+            if args.only in (None, name):
+                bars += leg(work)
+        if args.keep:
+            print(f"\nraw outputs kept in {work}")
+    print_bars(bars)
+    missed = [bar.name for bar in bars if not bar.passed]
+    if args.check and missed:
+        print(f"\n--check: {len(missed)} bar(s) missed: {', '.join(missed)}")
+        return 1
+    return 0
+
+
+def _throughput(seconds: float, cores: Cores, work: Path) -> list[Bar]:
+    print(f'\n== throughput: nginx (1 worker, return 200 "ok"), {seconds:g} s per tool ==')
+    return report_throughput(throughput_leg(seconds, cores, work))
+
+
+def _accuracy(seconds: float, cores: Cores, work: Path) -> list[Bar]:
+    print(
+        f"\n== accuracy: stall server ({FREEZE:g} s freeze every {PERIOD:g} s), "
+        f"slokit open model {RATE:g}/s for {seconds:g} s =="
+    )
+    return report_accuracy(accuracy_leg(seconds, cores, work))
+
+
+@contextlib.contextmanager
+def _workdir(keep: bool) -> Iterator[Path]:
+    if not keep:
+        with tempfile.TemporaryDirectory(prefix="slokit-bench-") as work:
+            yield Path(work)
+        return
+    base = BENCH / "results"
+    base.mkdir(exist_ok=True)
+    yield Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"), dir=base))
+
+
+def _interrupt(signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+if __name__ == "__main__":
+    # SIGTERM/SIGHUP take the same path as Ctrl-C, so the finally blocks stop what we started.
+    for _sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(_sig, _interrupt)
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("\ninterrupted: every process the bench started has been stopped", file=sys.stderr)
+        sys.exit(130)
