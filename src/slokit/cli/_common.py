@@ -56,7 +56,8 @@ def fail(exc: SlokitError) -> NoReturn:
     if isinstance(exc, SpecError):
         err.print(f"[red]error:[/] {escape(exc.source or 'spec')} is not valid:")
         for problem in exc.problems:
-            err.print(f"  {escape(str(problem))}")
+            # One line per problem, never wrapped: people grep CI logs for field paths.
+            err.print(f"  {escape(str(problem))}", soft_wrap=True)
         raise typer.Exit(EXIT_USAGE)
     if isinstance(exc, RunError):
         err.print(f"[red]run aborted:[/] {escape(str(exc))}")

@@ -121,9 +121,27 @@ async def _closed(
     async def vu_loop(j: int) -> None:
         vu = ctx.make_vu(j)
         ctx.active[0] += 1
+        # Locals, and the plain path inlined below: this loop runs once per iteration and a
+        # coroutine call per iteration is measurable at 100k requests per second.
+        clock, t0, deadline, stop = time.perf_counter, ctx.t0, ctx.deadline, ctx.stop_requested
+        iterate = ctx.iterate
+        plain = ctx.feed is None
         try:
-            while not ctx.stopping() and j < target_at(time.perf_counter() - ctx.t0):
-                if not await _one_iteration(ctx, vu):
+            while True:
+                now = clock()
+                if now >= deadline or stop() or j >= target_at(now - t0):
+                    break
+                if plain:
+                    try:
+                        await iterate(vu)
+                    except IterationAborted:
+                        pass
+                    except Exception as exc:  # a journey raised: count it, keep going
+                        ctx.recorder.exception(
+                            "(journey exceptions)", f"{type(exc).__name__}: {exc}"
+                        )
+                    vu.iteration += 1
+                elif not await _one_iteration(ctx, vu):
                     break
                 if iterations is not None and vu.iteration >= iterations:
                     break
