@@ -29,7 +29,7 @@ WRK_BAR = 0.5
 """slokit must reach at least this share of wrk's requests per second."""
 LOCUST_BAR = 8.0
 """slokit must do at least this many times Locust's requests per second."""
-PERCENTILE_TOLERANCE = 0.10
+PERCENTILE_TOLERANCE = 0.05
 """Relative distance from the theoretical p90/p99 that still counts as accurate."""
 RATE_TOLERANCE = 0.01
 """Relative distance of the achieved arrival rate from the target."""
