@@ -1,0 +1,37 @@
+"""The benchmark harness runs end to end (short legs) and prints every ratio it promises.
+
+Figures are not asserted here: timing belongs to ``make bench``. This only keeps the harness
+from rotting: it must start nginx, wrk, Locust, the stall server and slokit, and stop them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests._support import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def test_bench_runs_every_tool_and_prints_the_ratios() -> None:
+    missing = [tool for tool in ("wrk", "nginx", "taskset") if shutil.which(tool) is None]
+    if missing and not os.environ.get("CI"):
+        pytest.skip(f"needs {', '.join(missing)} (apt-get install wrk nginx-light)")
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--seconds", "2"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    for line in ("slokit / wrk", "slokit / locust", "p90", "p99", "arrival rate"):
+        assert line in done.stdout, done.stdout
+    rows = {line.split()[0]: line for line in done.stdout.splitlines() if line.strip()}
+    for tool in ("wrk", "locust", "slokit"):
+        assert "n/a" not in rows[tool], done.stdout
