@@ -26,8 +26,7 @@ def _request_row(stats: RequestStats, seconds: float) -> list[str]:
     failed = stats.failed
     errors = "-" if not stats.count else format_percent(failed / stats.count)
     if failed:
-        kinds = ", ".join(f"{k} {format_count(n)}" for k, n in sorted(stats.failures.items()))
-        errors = f"[red]{errors}[/] ({kinds})"
+        errors = f"[red]{errors}[/]"
     rps = format_count(round(stats.count / seconds, 1)) if seconds > 0 else "-"
     latencies = (
         [format_ms(v / 1000.0) for v in hist.percentiles([p for _, p in _LATENCY_COLUMNS])]
@@ -42,8 +41,15 @@ def _request_row(stats: RequestStats, seconds: float) -> list[str]:
 def _requests_table(sc: ScenarioResults) -> Table:
     title = f"scenario [bold]{escape(sc.name)}[/] ({sc.executor}, {sc.duration_s:.1f}s"
     title += f", warm-up {sc.warmup_s:g}s excluded)" if sc.warmup_s else ")"
-    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
-    table.add_column("request")
+    table = Table(
+        title=title,
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    # Request names are what people scan for: fold them on narrow screens, never cut them.
+    table.add_column("request", overflow="fold")
     for header in ("requests", "errors", "req/s", *(c for c, _ in _LATENCY_COLUMNS), "max"):
         table.add_column(header, justify="right")
     table.add_column("dropped", justify="right")
@@ -54,6 +60,15 @@ def _requests_table(sc: ScenarioResults) -> Table:
     if len(sc.requests) > 1:
         table.add_row(*_request_row(sc.total, seconds), style="bold")
     return table
+
+
+def _failure_kinds(sc: ScenarioResults) -> str | None:
+    parts = []
+    for stats in sc.requests.values():
+        kinds = [f"{k} {format_count(n)}" for k, n in sorted(stats.failures.items()) if n]
+        if kinds:
+            parts.append(f"{escape(stats.name)}: {', '.join(kinds)}")
+    return "failures: " + "; ".join(parts) if parts else None
 
 
 def _verdict_table(sc: ScenarioResults) -> Table:
@@ -76,6 +91,9 @@ def render_terminal(results: RunResults, console: Console) -> None:
     """Print every scenario's requests and verdicts, then one line with the overall result."""
     for sc in results.scenarios:
         console.print(_requests_table(sc))
+        kinds = _failure_kinds(sc)
+        if kinds:
+            console.print(kinds, style="red")
         if sc.verdicts:
             console.print(_verdict_table(sc))
         if sc.not_exercised:
