@@ -32,6 +32,7 @@ PUBLIC = {
     "load_spec",
     "parse_duration",
     "parse_percent",
+    "parse_quota",
     "parse_rate",
     "parse_size",
     "parse_spec",

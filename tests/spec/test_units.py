@@ -254,3 +254,28 @@ def test_schema_patterns_agree_with_the_parsers(
         assert compiled.match(text), text
     for text in bad:
         assert not compiled.match(text), text
+
+
+@pytest.mark.parametrize(
+    ("text", "quota"),
+    [
+        ("15/hour", (15.0, 3600.0)),
+        ("50/s", (50.0, 1.0)),
+        ("3 / min", (3.0, 60.0)),
+        ("100/d", (100.0, 86400.0)),
+        ("7", (7.0, 1.0)),
+        (2.5, (2.5, 1.0)),
+    ],
+)
+def test_parse_quota_keeps_count_and_window(text: str | float, quota: tuple[float, float]) -> None:
+    from slokit.spec import parse_quota
+
+    assert parse_quota(text) == quota
+
+
+def test_rate_limit_quota_comes_from_the_text_as_written() -> None:
+    from slokit.spec import RateLimit
+
+    rule = RateLimit.model_validate({"route": "POST /x", "limit": "15/hour"})
+    assert rule.quota == (15.0, 3600.0)
+    assert rule.limit == pytest.approx(15 / 3600)

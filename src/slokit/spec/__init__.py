@@ -28,6 +28,7 @@ from slokit.spec._units import (
     format_duration,
     parse_duration,
     parse_percent,
+    parse_quota,
     parse_rate,
     parse_size,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "load_spec",
     "parse_duration",
     "parse_percent",
+    "parse_quota",
     "parse_rate",
     "parse_size",
     "parse_spec",

@@ -12,7 +12,14 @@ from slokit.spec._base import Issue, SpecModel, Text, Url, describe, integer, is
 from slokit.spec._gates import Gate
 from slokit.spec._route import Route
 from slokit.spec._scenarios import Scenario
-from slokit.spec._units import Duration, Objective, PositiveDuration, PositiveRate, Size
+from slokit.spec._units import (
+    Duration,
+    Objective,
+    PositiveDuration,
+    PositiveRate,
+    Size,
+    parse_quota,
+)
 
 __all__ = ["SLO", "Dependency", "Guards", "RateLimit", "Spec"]
 
@@ -79,6 +86,11 @@ class RateLimit(SpecModel):
     limit_text: str = ""
     """The limit as written, e.g. ``15/hour`` (for headers and messages)."""
     key: Annotated[str, BeforeValidator(_rate_limit_key)] = "ip"
+
+    @property
+    def quota(self) -> tuple[float, float]:
+        """``(count, window_seconds)`` as written: ``15/hour`` -> ``(15.0, 3600.0)``."""
+        return parse_quota(self.limit_text) if self.limit_text else (self.limit, 1.0)
 
     @classmethod
     def _prepare(cls, data: dict[Any, Any]) -> tuple[dict[Any, Any], list[Issue]]:

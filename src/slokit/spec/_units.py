@@ -29,6 +29,7 @@ __all__ = [
     "format_duration",
     "parse_duration",
     "parse_percent",
+    "parse_quota",
     "parse_rate",
     "parse_size",
 ]
@@ -148,6 +149,22 @@ def parse_rate(text: str | int | float) -> float:
     count, unit = match.groups()
     per = _RATE_UNITS[unit] if unit else Decimal(1)
     return _finite(Decimal(count) / per, "rate", text)
+
+
+def parse_quota(text: str | int | float) -> tuple[float, float]:
+    """``(count, window_seconds)`` from a rate as written: ``"15/hour"`` -> ``(15, 3600)``,
+    ``"50/s"`` -> ``(50, 1)``; a bare number is per second. Rate limits need both halves:
+    the quota people advertise and the window it refills over."""
+    number = _plain_number(text, "rate", _RATE_HELP)
+    if number is not None:
+        return _finite(number, "rate", text), 1.0
+    assert isinstance(text, str)
+    match = _RATE_RE.match(text)
+    if match is None:
+        raise ValueError(f"invalid rate {text!r}; {_RATE_HELP}")
+    count, unit = match.groups()
+    per = _RATE_UNITS[unit] if unit else Decimal(1)
+    return _finite(Decimal(count), "rate", text), float(per)
 
 
 def parse_percent(text: str | int | float) -> float:
