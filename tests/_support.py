@@ -7,7 +7,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVERS = ROOT / "tests" / "servers"
@@ -47,9 +49,16 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 class UvicornApp:
-    """The test ASGI app under real uvicorn in a subprocess."""
+    """An ASGI app from tests/servers under real uvicorn in a subprocess."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        target: str = "asgi_app:app",
+        *,
+        env: dict[str, str] | None = None,
+        args: Sequence[str] = (),
+        stdout: int | IO[bytes] | None = subprocess.DEVNULL,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
@@ -57,7 +66,7 @@ class UvicornApp:
                 sys.executable,
                 "-m",
                 "uvicorn",
-                "asgi_app:app",
+                target,
                 "--app-dir",
                 str(SERVERS),
                 "--host",
@@ -67,9 +76,11 @@ class UvicornApp:
                 "--log-level",
                 "warning",
                 "--no-access-log",
+                *args,
             ],
-            stdout=subprocess.DEVNULL,
+            stdout=stdout,
             stderr=subprocess.PIPE,
+            env={**os.environ, **(env or {})},
         )
         wait_port(self.port, self.proc)
 

@@ -17,6 +17,7 @@ PACKAGES = [
     "slokit.report",
     "slokit.load",
     "slokit.demo",
+    "slokit.asgi",
 ]
 
 
@@ -48,6 +49,18 @@ def test_spec_is_importable_without_the_load_engine() -> None:
         "import sys, slokit.spec, slokit.errors\n"
         "heavy = [m for m in ('uvloop', 'httptools', 'typer', 'rich', 'slokit.load', 'fastapi')"
         " if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""
+
+
+def test_asgi_is_light_for_services() -> None:
+    """A service imports slokit.asgi: no load engine, CLI, dashboard or optional drivers."""
+    code = (
+        "import sys, slokit.asgi\n"
+        "heavy = [m for m in ('uvloop', 'httptools', 'typer', 'rich', 'slokit.load', "
+        "'slokit.cli', 'slokit.report', 'redis', 'asyncpg', 'opentelemetry') if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -1,0 +1,180 @@
+"""Guards that run before the application: rate limits and the client address they key on.
+
+Every rule whose route matches the request is checked; the request is refused with 429 when
+any of them says no. The answer always carries the IETF ``RateLimit`` / ``RateLimit-Policy``
+fields of the tightest rule, so well-behaved clients slow down before they are refused.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from slokit.asgi._metrics import Metrics
+from slokit.asgi._options import KeyFunction, Network, RateLimitRule
+from slokit.asgi._ratelimit import (
+    Decision,
+    MemoryStore,
+    Quota,
+    RedisStore,
+    StoreUnavailable,
+    rate_limit_headers,
+)
+from slokit.spec import Route
+
+__all__ = ["ClientAddress", "RateLimiter", "Refusal"]
+
+log = logging.getLogger("slokit.asgi")
+_WARN_EVERY = 60.0
+
+
+class ClientAddress:
+    """The client's address, taking ``X-Forwarded-For`` only from trusted proxies.
+
+    The list is read right to left and the first address that is not a trusted proxy is the
+    client: entries further left were written by the client itself and prove nothing.
+    """
+
+    def __init__(self, trusted: Sequence[Network]) -> None:
+        self._trusted = tuple(trusted)
+
+    def _is_trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in net for net in self._trusted)
+
+    def resolve(self, scope: Any, forwarded: bytes | None) -> str | None:
+        client = scope.get("client")
+        peer: str | None = client[0] if client else None
+        if not self._trusted or forwarded is None or peer is None or not self._is_trusted(peer):
+            return peer
+        hops = [h.strip().decode("latin-1") for h in forwarded.split(b",") if h.strip()]
+        for hop in reversed(hops):
+            if not self._is_trusted(hop):
+                try:
+                    return str(ipaddress.ip_address(hop))
+                except ValueError:
+                    return peer  # garbage in the header: fall back to what we can see
+        return hops[0] if hops else peer
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    route: Route
+    quota: Quota
+    key: str | KeyFunction
+    header: bytes | None
+    policy: str
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    status: int
+    reason: str
+    headers: list[tuple[bytes, bytes]]
+    message: str
+
+
+def _header(scope: Any, name: bytes) -> bytes | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return bytes(value)
+    return None
+
+
+class RateLimiter:
+    def __init__(
+        self,
+        rules: Sequence[RateLimitRule],
+        *,
+        redis_url: str | None,
+        on_store_error: str,
+        clients: ClientAddress,
+        metrics: Metrics | None,
+    ) -> None:
+        compiled = []
+        for i, rule in enumerate(rules):
+            route, count, window = rule.parsed()
+            header = None
+            if isinstance(rule.key, str) and rule.key.startswith("header:"):
+                header = rule.key[7:].strip().lower().encode("latin-1")
+            policy = f"{route}"
+            compiled.append(_Rule(route, Quota(count, window), rule.key, header, policy, i))
+        self._rules = tuple(compiled)
+        self._store: MemoryStore | RedisStore = (
+            RedisStore(redis_url) if redis_url else MemoryStore()
+        )
+        self._fail_open = on_store_error == "open"
+        self._clients = clients
+        self._metrics = metrics
+        self._last_warning = -_WARN_EVERY
+
+    def matching(self, method: str, path: str) -> list[_Rule]:
+        return [r for r in self._rules if r.route.matches(method, path)]
+
+    def _key(self, rule: _Rule, scope: Any) -> str | None:
+        if callable(rule.key):
+            return rule.key(scope)
+        if rule.header is not None:
+            value = _header(scope, rule.header)
+            if value:
+                return "h:" + value.decode("latin-1")
+        address = self._clients.resolve(scope, _header(scope, b"x-forwarded-for"))
+        return "ip:" + (address or "unknown")
+
+    async def check(
+        self, rules: Sequence[_Rule], scope: Any
+    ) -> tuple[Refusal | None, list[tuple[bytes, bytes]]]:
+        """A refusal, or None and the headers to add to the response."""
+        tightest: tuple[_Rule, Decision] | None = None
+        for rule in rules:
+            key = self._key(rule, scope)
+            if key is None:
+                continue
+            try:
+                decision = await self._store.hit(f"{rule.index}:{key}", rule.quota)
+            except StoreUnavailable as exc:
+                refusal = self._store_failed(exc)
+                if refusal is not None:
+                    return refusal, []
+                continue
+            if not decision.allowed:
+                headers = rate_limit_headers(rule.policy, rule.quota, decision)
+                return (
+                    Refusal(429, "rate_limit", headers, f"rate limit exceeded for {rule.policy}"),
+                    [],
+                )
+            if tightest is None or decision.remaining < tightest[1].remaining:
+                tightest = (rule, decision)
+        if tightest is None:
+            return None, []
+        rule, decision = tightest
+        return None, rate_limit_headers(rule.policy, rule.quota, decision)
+
+    def _store_failed(self, exc: StoreUnavailable) -> Refusal | None:
+        if self._metrics is not None:
+            self._metrics.store_errors.inc()
+        now = time.monotonic()
+        if now - self._last_warning >= _WARN_EVERY:
+            self._last_warning = now
+            action = "letting requests through" if self._fail_open else "refusing requests"
+            log.warning("rate-limit store unavailable (%s); %s", exc, action)
+        if self._fail_open:
+            return None
+        return Refusal(
+            503,
+            "store_unavailable",
+            [(b"retry-after", b"1")],
+            "rate-limit state is unavailable; try again shortly",
+        )
+
+    async def aclose(self) -> None:
+        if isinstance(self._store, RedisStore):
+            await self._store.aclose()

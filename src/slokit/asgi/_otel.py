@@ -1,0 +1,85 @@
+"""OpenTelemetry server spans, only when OpenTelemetry is installed and configured.
+
+``tracing="auto"`` (the default) creates spans once the application has set a real tracer
+provider (the SDK); with only the API installed, or nothing, it costs one attribute check per
+request. The span continues the caller's ``traceparent``, and the request's trace and span ids
+(in logs and outgoing calls) are the span's, so every signal points at the same trace.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slokit.errors import UsageError
+
+__all__ = ["Tracing"]
+
+
+class Tracing:
+    def __init__(self, mode: bool | str) -> None:
+        self._mode = mode
+        self._trace: Any = None
+        try:
+            from opentelemetry import trace
+        except ImportError:
+            if mode is True:
+                raise UsageError(
+                    "tracing=True needs OpenTelemetry: pip install 'slokit[otel]' and configure "
+                    "a tracer provider (opentelemetry-sdk)"
+                ) from None
+            return
+        self._trace = trace
+        self._tracer: Any = None
+
+    @property
+    def possible(self) -> bool:
+        return self._trace is not None and self._mode is not False
+
+    def _tracer_now(self) -> Any:
+        if self._tracer is not None:
+            return self._tracer
+        provider = self._trace.get_tracer_provider()
+        # Until the application installs an SDK provider the API hands out a proxy (or a
+        # no-op): spans would be thrown away, so do not pay for them.
+        if self._mode == "auto" and type(provider).__name__ in (
+            "ProxyTracerProvider",
+            "NoOpTracerProvider",
+        ):
+            return None
+        self._tracer = self._trace.get_tracer("slokit.asgi")
+        return self._tracer
+
+    def start(
+        self, method: str, path: str, parent: tuple[str, str, bool] | None
+    ) -> tuple[Any, str, str] | None:
+        """A started server span and its trace and span ids (hex), or None."""
+        tracer = self._tracer_now()
+        if tracer is None:
+            return None
+        trace = self._trace
+        context = None
+        if parent is not None:
+            trace_id, parent_id, sampled = parent
+            remote = trace.SpanContext(
+                trace_id=int(trace_id, 16),
+                span_id=int(parent_id, 16),
+                is_remote=True,
+                trace_flags=trace.TraceFlags(1 if sampled else 0),
+            )
+            context = trace.set_span_in_context(trace.NonRecordingSpan(remote))
+        span = tracer.start_span(
+            method,
+            context=context,
+            kind=trace.SpanKind.SERVER,
+            attributes={"http.request.method": method, "url.path": path},
+        )
+        sc = span.get_span_context()
+        return span, f"{sc.trace_id:032x}", f"{sc.span_id:016x}"
+
+    def end(self, span: Any, method: str, route: str, status: int) -> None:
+        span.update_name(f"{method} {route}")
+        span.set_attribute("http.route", route)
+        span.set_attribute("http.response.status_code", status)
+        if status >= 500:
+            span.set_status(self._trace.Status(self._trace.StatusCode.ERROR))
+        span.end()

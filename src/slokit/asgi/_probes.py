@@ -1,0 +1,113 @@
+"""The endpoints the middleware answers itself: probes, /metrics and /ops/slo.
+
+``/livez`` says only that the process serves requests (never depends on anything else, so a
+database outage does not get every replica restarted); ``/startupz`` passes once start-up is
+done; ``/readyz`` fails while starting, while draining, or when a critical dependency fails;
+``/healthz`` gives every check's detail as ``application/health+json``.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slokit.asgi._checks import HealthChecks, health_document, overall_status
+from slokit.asgi._lifecycle import Lifecycle
+from slokit.asgi._metrics import Metrics
+from slokit.asgi._respond import Receive, Scope, Send, reply, reply_json
+from slokit.asgi._slo import LiveSLOs
+
+__all__ = ["Endpoint", "Probes", "metrics_endpoint", "ops_endpoint"]
+
+Endpoint = Callable[[Scope, Receive, Send], Awaitable[None]]
+HEALTH_JSON = b"application/health+json"
+
+
+def _head(scope: Scope) -> bool:
+    return bool(scope.get("method") == "HEAD")
+
+
+class Probes:
+    def __init__(self, lifecycle: Lifecycle, checks: HealthChecks, service: str) -> None:
+        self.lifecycle = lifecycle
+        self.checks = checks
+        self.service = service
+
+    def _phase(self) -> tuple[str | None, list[str]]:
+        """``fail`` with a note while starting or draining, else no forced status."""
+        if self.lifecycle.draining:
+            return "fail", ["draining: shutting down, not accepting new work"]
+        if not self.lifecycle.started:
+            return "fail", ["starting: application start-up has not completed"]
+        return None, []
+
+    async def livez(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await reply_json(send, 200, {"status": "pass"}, HEALTH_JSON, head=_head(scope))
+
+    async def startupz(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = self.lifecycle.started
+        document = {"status": "pass" if started else "fail"}
+        await reply_json(send, 200 if started else 503, document, HEALTH_JSON, head=_head(scope))
+
+    async def readyz(self, scope: Scope, receive: Receive, send: Send) -> None:
+        forced, notes = self._phase()
+        document: dict[str, Any] = {}
+        if forced is not None:
+            # Not ready whatever the dependencies say: do not even query them.
+            status = forced
+        else:
+            results = await self.checks.run()
+            status = overall_status(results)
+            failing = {r.name: r.output for r in results if r.status != "pass"}
+            if failing:
+                document["failing"] = failing
+        document = {"status": status, **({"notes": notes} if notes else {}), **document}
+        code = 503 if status == "fail" else 200
+        await reply_json(send, code, document, HEALTH_JSON, head=_head(scope))
+
+    async def healthz(self, scope: Scope, receive: Receive, send: Send) -> None:
+        forced, notes = self._phase()
+        results = await self.checks.run()
+        code, document = health_document(
+            results,
+            service=self.service,
+            extra_status=forced,  # type: ignore[arg-type]
+            notes=notes,
+        )
+        await reply_json(send, code, document, HEALTH_JSON, head=_head(scope))
+
+
+def metrics_endpoint(metrics: Metrics) -> Endpoint:
+    async def serve(scope: Scope, receive: Receive, send: Send) -> None:
+        accept = ""
+        for name, value in scope.get("headers", ()):
+            if name == b"accept":
+                accept = value.decode("latin-1")
+        body, content_type = metrics.exposition(accept)
+        await reply(send, 200, body, content_type.encode(), head=_head(scope))
+
+    return serve
+
+
+def ops_endpoint(live: LiveSLOs, token: str | None) -> Endpoint:
+    expected = f"Bearer {token}".encode() if token else None
+
+    async def serve(scope: Scope, receive: Receive, send: Send) -> None:
+        if expected is not None:
+            given = b""
+            for name, value in scope.get("headers", ()):
+                if name == b"authorization":
+                    given = value
+            # Constant-time: the token must not leak one byte at a time through timing.
+            if not hmac.compare_digest(given, expected):
+                await reply_json(
+                    send,
+                    401,
+                    {"error": "this endpoint needs 'Authorization: Bearer <ops_token>'"},
+                    headers=[(b"www-authenticate", b'Bearer realm="slokit"')],
+                )
+                return
+        await reply_json(send, 200, live.snapshot(), head=_head(scope))
+
+    return serve
