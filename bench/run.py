@@ -23,6 +23,7 @@ from types import FrameType
 
 from _accuracy import FREEZE, PERIOD, RATE, Accuracy, accuracy_leg
 from _common import BENCH, Cores
+from _service import ROUTES, ServiceRow, service_leg
 from _throughput import Measured, throughput_leg
 
 WRK_BAR = 0.5
@@ -33,6 +34,9 @@ PERCENTILE_TOLERANCE = 0.05
 """Relative distance from the theoretical p90/p99 that still counts as accurate."""
 RATE_TOLERANCE = 0.01
 """Relative distance of the achieved arrival rate from the target."""
+SERVICE_BAR = 0.9
+"""slokit's full middleware stack must keep at least this share of bare FastAPI's req/s."""
+SERVICE_ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,23 @@ def report_accuracy(acc: Accuracy) -> list[Bar]:
     ]
 
 
+def report_service(rows: list[ServiceRow]) -> list[Bar]:
+    if not rows:
+        return []
+    print(
+        f"\n{'route':<24} {'bare':>10} {'slokit':>10} {'pfi':>10} {'slokit/bare':>12} {'pfi/bare':>9}"
+    )
+    for row in rows:
+        cells = [_fmt(row.rps.get(v)) for v in ("bare", "slokit", "pfi")]
+        ratios = [_fmt(row.ratio(v), "", 3) for v in ("slokit", "pfi")]
+        print(
+            f"{row.route:<24} {cells[0]:>10} {cells[1]:>10} {cells[2]:>10} {ratios[0]:>12} {ratios[1]:>9}"
+        )
+    demo = rows[0].ratio("slokit")
+    rule = f">= {SERVICE_BAR:g} on {ROUTES[0]}"
+    return [Bar("slokit / bare", demo, demo is not None and demo >= SERVICE_BAR, rule)]
+
+
 def print_bars(bars: list[Bar]) -> None:
     print()
     for bar in bars:
@@ -111,7 +132,7 @@ def accuracy_seconds(seconds: float) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    parser.add_argument("--only", choices=["throughput", "accuracy"])
+    parser.add_argument("--only", choices=["throughput", "accuracy", "service"])
     parser.add_argument(
         "--seconds", type=float, default=8.0, help="length of each throughput leg (default 8)"
     )
@@ -125,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     legs: dict[str, Callable[[Path], list[Bar]]] = {
         "throughput": lambda work: _throughput(args.seconds, cores, work),
         "accuracy": lambda work: _accuracy(accuracy_seconds(args.seconds), cores, work),
+        "service": lambda work: _service(args.seconds, cores, work),
     }
     bars: list[Bar] = []
     with _workdir(args.keep) as work:
@@ -152,6 +174,14 @@ def _accuracy(seconds: float, cores: Cores, work: Path) -> list[Bar]:
         f"slokit open model {RATE:g}/s for {seconds:g} s =="
     )
     return report_accuracy(accuracy_leg(seconds, cores, work))
+
+
+def _service(seconds: float, cores: Cores, work: Path) -> list[Bar]:
+    print(
+        f"\n== service: demo app on uvicorn (1 worker), bare vs slokit.asgi vs "
+        f"prometheus-fastapi-instrumentator; wrk -c50, {SERVICE_ROUNDS} rounds x {seconds:g} s =="
+    )
+    return report_service(service_leg(seconds, SERVICE_ROUNDS, cores, work))
 
 
 @contextlib.contextmanager

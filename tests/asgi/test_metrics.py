@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from tests.asgi._service import call, metric, service
@@ -80,6 +81,8 @@ def test_two_workers_share_one_exposition(tmp_path: Path) -> None:
     with service(tmp_path, SPEC, workers=2, env=env, access_log=False) as srv:
         for i in range(60):
             call(srv.url, f"/items/{i}")  # fresh connections: both workers serve some
+        # A worker folds finished requests into the shared files at most 0.1 s later.
+        time.sleep(0.3)
         scrapes = [scrape(srv.url) for _ in range(4)]
         pids = {p.name.split("_")[-1] for p in multiproc.glob("*.db")}
     route = {"route": "/items/{item_id}", "method": "GET"}

@@ -46,7 +46,7 @@ def healthy() -> Iterator[DemoServer]:
 
 
 def test_livez(healthy: DemoServer) -> None:
-    assert call(healthy, "GET", "/livez") == (200, {"status": "ok"})
+    assert call(healthy, "GET", "/livez") == (200, {"status": "pass"})
 
 
 def test_daily_horoscope(healthy: DemoServer) -> None:

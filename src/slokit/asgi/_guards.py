@@ -108,6 +108,9 @@ class RateLimiter:
             policy = f"{route}"
             compiled.append(_Rule(route, Quota(count, window), rule.key, header, policy, i))
         self._rules = tuple(compiled)
+        self._by_method: dict[str, tuple[_Rule, ...]] = {}
+        self._methods = frozenset(r.route.method for r in compiled)
+        self._any_method = "*" in self._methods
         self._store: MemoryStore | RedisStore = (
             RedisStore(redis_url) if redis_url else MemoryStore()
         )
@@ -116,8 +119,18 @@ class RateLimiter:
         self._metrics = metrics
         self._last_warning = -_WARN_EVERY
 
+    def may_match(self, method: str) -> bool:
+        """False when no rule can apply to ``method``: the common GET skips all the rest."""
+        return self._any_method or method in self._methods
+
     def matching(self, method: str, path: str) -> list[_Rule]:
-        return [r for r in self._rules if r.route.matches(method, path)]
+        # Rules grouped by method up front: a GET never pays for the POST rules' regexes.
+        rules = self._by_method.get(method)
+        if rules is None:
+            rules = self._by_method[method] = tuple(
+                r for r in self._rules if r.route.method in ("*", method)
+            )
+        return [r for r in rules if r.route.matches(method, path)] if rules else []
 
     def _key(self, rule: _Rule, scope: Any) -> str | None:
         if callable(rule.key):
@@ -160,7 +173,7 @@ class RateLimiter:
 
     def _store_failed(self, exc: StoreUnavailable) -> Refusal | None:
         if self._metrics is not None:
-            self._metrics.store_errors.inc()
+            self._metrics.store_error()
         now = time.monotonic()
         if now - self._last_warning >= _WARN_EVERY:
             self._last_warning = now

@@ -14,9 +14,7 @@ __all__ = ["instrument"]
 App = TypeVar("App")
 
 
-def instrument(
-    app: App, spec: Spec | str | os.PathLike[str] | None = None, **options: Any
-) -> App:
+def instrument(app: App, spec: Spec | str | os.PathLike[str] | None = None, **options: Any) -> App:
     """Wrap ``app`` with the whole slokit stack and return it.
 
     For Starlette and FastAPI the middleware is added with ``app.add_middleware``, so ``app``

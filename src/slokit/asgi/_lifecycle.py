@@ -35,6 +35,11 @@ class Lifecycle:
         self.in_flight = 0
         self._saw_lifespan = False
         self._on_shutdown: list[Callable[[], Any]] = []
+        self._on_started: list[Callable[[], Any]] = []
+
+    def on_started(self, callback: Callable[[], Any]) -> None:
+        """Run ``callback`` (sync) once start-up has completed."""
+        self._on_started.append(callback)
 
     def on_shutdown(self, callback: Callable[[], Any]) -> None:
         """Run ``callback`` (sync or async) after in-flight requests drained."""
@@ -91,6 +96,11 @@ class Lifecycle:
     def _ready(self) -> None:
         self.started = True
         self._hook_sigterm()
+        for callback in self._on_started:
+            try:
+                callback()
+            except Exception:  # a failing hook must not fail the start-up of the service
+                log.exception("start-up hook %r failed", callback)
 
     def begin_drain(self) -> None:
         if not self.draining:

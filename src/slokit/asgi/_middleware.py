@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 from prometheus_client import REGISTRY
@@ -22,18 +23,18 @@ from slokit.asgi._concurrency import AdaptiveLimiter, ConcurrencyLimiter
 from slokit.asgi._guards import ClientAddress, RateLimiter, Refusal
 from slokit.asgi._lifecycle import Lifecycle
 from slokit.asgi._logs import AccessLog
-from slokit.asgi._metrics import Metrics, latency_buckets
+from slokit.asgi._metrics import DEFAULT_BUCKETS, Metrics, latency_buckets
 from slokit.asgi._options import Options, build_options
 from slokit.asgi._otel import Tracing
 from slokit.asgi._probes import Endpoint, Probes, metrics_endpoint, ops_endpoint
 from slokit.asgi._respond import Receive, Scope, Send, reply_json
 from slokit.asgi._routes import RouteLabels
+from slokit.asgi._sink import RequestSink
 from slokit.asgi._slo import LiveSLOs
 from slokit.asgi._trace import (
-    RequestContext,
+    Holder,
     install_log_context,
-    new_span_id,
-    new_trace_id,
+    new_ids,
     parse_traceparent,
     reset_current,
     set_current,
@@ -47,6 +48,7 @@ _METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
 )
 _clock = time.perf_counter
+_wall = time.time
 
 
 _SHED = Refusal(
@@ -55,6 +57,87 @@ _SHED = Refusal(
     [(b"retry-after", b"1")],
     "the service is at its concurrency limit; retry shortly",
 )
+
+
+async def _nothing() -> None:
+    pass
+
+
+class _Exchange(Holder):
+    """One request's state between this layer and the application.
+
+    An object with slots rather than closures over local variables: a closure needs a cell
+    object per captured variable and a function object, a dozen small allocations per request
+    that keep the garbage collector busy on a loaded server.
+    """
+
+    __slots__ = (
+        "counted",
+        "disconnected",
+        "extra",
+        "hijacked",
+        "limit",
+        "receive_",
+        "refuse",
+        "request_id",
+        "send_",
+        "size_out",
+        "status",
+    )
+
+    def __init__(self, send: Send, request_id: bytes) -> None:
+        self.fields = None
+        self.send_: Send | None = send
+        self.request_id = request_id
+        self.status = 0
+        self.size_out = 0
+        self.extra: list[tuple[bytes, bytes]] | None = None
+        # Set when this layer answered on its own mid-request (body over the limit): from
+        # then on the application's messages are dropped, whatever it does about the body.
+        self.hijacked = False
+        self.disconnected = False
+        self.counted = -1
+        """Bytes of a chunked body so far; -1 when the body has a declared length."""
+        self.limit: int | None = None
+        self.receive_: Receive | None = None
+        self.refuse: Any = None
+
+    def send(self, message: Any) -> Awaitable[None]:
+        # A plain method returning the server's awaitable, not a coroutine of our own: that
+        # would be one more coroutine object per message.
+        if self.hijacked:
+            return _nothing()
+        kind = message["type"]
+        if kind == "http.response.start":
+            self.status = message["status"]
+            message = dict(message)
+            headers = [*message.get("headers", ()), (b"x-request-id", self.request_id)]
+            if self.extra:
+                headers.extend(self.extra)
+            message["headers"] = headers
+        elif kind == "http.response.body":
+            self.size_out += len(message.get("body", b""))
+        if self.send_ is None:  # the request is over: an app task that lingers sends nothing
+            return _nothing()
+        return self.send_(message)
+
+    async def receive(self) -> Any:
+        """For requests with a body: notice a client that leaves mid-body, and for bodies of
+        unknown length (chunked) count them and enforce max_body."""
+        assert self.receive_ is not None
+        message = await self.receive_()
+        kind = message["type"]
+        if kind == "http.request" and self.counted >= 0 and not self.hijacked:
+            self.counted += len(message.get("body", b""))
+            limit = self.limit
+            if limit is not None and self.counted > limit:
+                await self.refuse(self.send, _too_large(limit))
+                self.hijacked = True
+                # The application sees the client go away, never the excess bytes.
+                return {"type": "http.disconnect"}
+        elif kind == "http.disconnect":
+            self.disconnected = True
+        return message
 
 
 def _too_large(limit: int) -> Refusal:
@@ -76,14 +159,20 @@ class SlokitMiddleware:
         templates = [t.route for t in opts.slos if t.route is not None]
         templates += [r.parsed()[0] for r in opts.rate_limits]
         self._labels = RouteLabels(templates, app)
+        self._label_cache = self._labels.cache
+        # Per-route counts serve both /metrics and the live SLOs; kept when either is on.
         self._metrics: Metrics | None = None
-        if opts.metrics:
+        live = opts.slo and bool(opts.slos)
+        if opts.metrics or live:
             buckets = latency_buckets(
                 [t.latency for t in opts.slos if t.latency is not None],
-                opts.buckets or None or latency_buckets(()),
+                opts.buckets or DEFAULT_BUCKETS,
             )
-            self._metrics = Metrics.for_registry(opts.registry or REGISTRY, buckets)
-            self.lifecycle.on_shutdown(self._metrics.process_exited)
+            if opts.metrics:
+                self._metrics = Metrics.for_registry(opts.registry or REGISTRY, buckets)
+                self._metrics.count_in_flight(lambda: self.lifecycle.in_flight)
+            else:
+                self._metrics = Metrics(None, buckets)
         self._log: AccessLog | None = None
         if opts.access_log is not False:
             self._log = AccessLog(
@@ -93,8 +182,14 @@ class SlokitMiddleware:
                 headers=opts.log_headers,
                 mask=opts.mask,
             )
-            self.lifecycle.on_shutdown(self._log.flush)
-        self._live = LiveSLOs(opts.slos) if opts.slo and opts.slos else None
+        self._live = LiveSLOs(opts.slos, self._metrics) if live and self._metrics else None
+        self._sink: RequestSink | None = None
+        if self._metrics is not None or self._live is not None or self._log is not None:
+            self._sink = RequestSink(self._metrics, self._live, self._log, self._poll_tracing)
+            # The first shutdown hook: the last batch reaches metrics and logs.
+            self.lifecycle.on_shutdown(self._sink.flush)
+        if self._metrics is not None:
+            self.lifecycle.on_shutdown(self._metrics.process_exited)
         self._clients = ClientAddress(opts.trusted_proxies)
         self._rates: RateLimiter | None = None
         if opts.rate_limits:
@@ -119,8 +214,9 @@ class SlokitMiddleware:
         self.lifecycle.on_shutdown(self.checks.aclose)
         self._endpoints = self._build_endpoints(opts)
         self._guarded = bool(self._max_body or self._rates or self._limiter)
-        tracing = Tracing(opts.tracing) if opts.tracing is not False else None
-        self._tracing = tracing if tracing is not None and tracing.possible else None
+        self._tracing = Tracing(opts.tracing) if opts.tracing is not False else None
+        self._poll_tracing()
+        self.lifecycle.on_started(self._poll_tracing)
         if opts.log_context:
             install_log_context()
 
@@ -132,11 +228,19 @@ class SlokitMiddleware:
             endpoints[opts.readyz_path] = probes.readyz
             endpoints[opts.startupz_path] = probes.startupz
             endpoints[opts.healthz_path] = probes.healthz
-        if self._metrics is not None:
-            endpoints[opts.metrics_path] = metrics_endpoint(self._metrics)
+        if self._metrics is not None and opts.metrics:
+            endpoints[opts.metrics_path] = metrics_endpoint(self._metrics, self._flush)
         if self._live is not None:
-            endpoints[opts.ops_path] = ops_endpoint(self._live, opts.ops_token)
+            endpoints[opts.ops_path] = ops_endpoint(self._live, opts.ops_token, self._flush)
         return endpoints
+
+    def _poll_tracing(self) -> None:
+        if self._tracing is not None:
+            self._tracing.poll()
+
+    def _flush(self) -> None:
+        if self._sink is not None:
+            self._sink.flush()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -154,12 +258,12 @@ class SlokitMiddleware:
         if path in self._exclude:
             await self.app(scope, receive, send)
             return
-        await self._serve(scope, receive, send, path)
-
-    async def _serve(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
+        # From here on one frame serves the request: an extra coroutine call per request is a
+        # measurable share of this layer's cost.
         started = _clock()
         lifecycle = self.lifecycle
-        lifecycle.first_request()
+        if not lifecycle.started:
+            lifecycle.first_request()
         method: str = scope["method"]
         if method not in _METHODS:
             method = "OTHER"  # a label value the client cannot choose
@@ -182,21 +286,20 @@ class SlokitMiddleware:
                 user_raw = value
         request_id = valid_request_id(rid_raw) if rid_raw is not None else None
         parent = parse_traceparent(traceparent) if traceparent is not None else None
+        ids = new_ids()
+        span_id = ids[32:]
         if parent is not None:
             trace_id, parent_id, sampled = parent
         else:
-            trace_id, parent_id, sampled = new_trace_id(), None, True
-        span_id = new_span_id()
+            trace_id, parent_id, sampled = ids[:32], None, True
         span = None
-        if self._tracing is not None:
-            started_span = self._tracing.start(method, path, parent)
+        tracing = self._tracing
+        if tracing is not None and tracing.ready:
+            started_span = tracing.start(method, path, parent)
             if started_span is not None:
                 span, trace_id, span_id = started_span
         if request_id is None:
             request_id = span_id + trace_id[:16]
-        ctx = RequestContext(request_id, trace_id, span_id, parent_id, sampled)
-        token = set_current(ctx)
-        rid_bytes = request_id.encode("ascii")
 
         size_in = 0
         if length is not None:
@@ -207,167 +310,108 @@ class SlokitMiddleware:
         if chunked and length is not None:
             malformed = True  # both framings: a request-smuggling shape, never forwarded
 
-        status = 0
-        size_out = 0
-        extra_headers: list[tuple[bytes, bytes]] = []
         refusal: Refusal | None = None
         limiter = self._limiter
         admitted = False
-        # Set when this layer answered on its own mid-request (body over the limit): from then
-        # on the application's messages are dropped, whatever it does about the cut-off body.
-        hijacked = False
-        disconnected = False
-        counted = -1
         lifecycle.in_flight += 1
         metrics = self._metrics
-        if metrics is not None:
+        if metrics is not None and metrics.multiprocess:
             metrics.started()
-
-        async def send_wrapper(message: Any) -> None:
-            nonlocal status, size_out
-            if hijacked:
-                return
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message = dict(message)
-                message["headers"] = [
-                    *message.get("headers", ()),
-                    (b"x-request-id", rid_bytes),
-                    *extra_headers,
-                ]
-            elif message["type"] == "http.response.body":
-                size_out += len(message.get("body", b""))
-            await send(message)
-
-        async def body_receive() -> Any:
-            # Only for requests with a body: notice a client that leaves mid-body, and for
-            # bodies of unknown length (chunked) count them and enforce max_body.
-            nonlocal counted, hijacked, disconnected
-            message = await receive()
-            kind = message["type"]
-            if kind == "http.request" and counted >= 0 and not hijacked:
-                counted += len(message.get("body", b""))
-                limit = self._max_body
-                if limit is not None and counted > limit:
-                    refused = _too_large(limit)
-                    await self._refuse(send_wrapper, refused)
-                    hijacked = True
-                    # The application sees the client go away, never the excess bytes.
-                    return {"type": "http.disconnect"}
-            elif kind == "http.disconnect":
-                disconnected = True
-            return message
-
+        ex = _Exchange(send, request_id.encode("ascii"))
+        set_current(ex, (request_id, trace_id, span_id, parent_id, sampled))
         try:
             if malformed:
                 refusal = Refusal(
                     400, "malformed", [], "malformed request framing (Content-Length)"
                 )
             elif self._guarded:
-                refusal = await self._guard(scope, method, path, size_in, extra_headers)
+                max_body = self._max_body
+                if max_body is not None and size_in > max_body:
+                    refusal = _too_large(max_body)
+                elif self._rates is not None and self._rates.may_match(method):
+                    rules = self._rates.matching(method, path)
+                    if rules:
+                        refusal, ex.extra = await self._rates.check(rules, scope)
                 if refusal is None and limiter is not None:
-                    admitted = await limiter.acquire()
+                    admitted = limiter.try_acquire() or await limiter.acquire()
                     if not admitted:
                         refusal = _SHED
             if refusal is not None:
-                await self._refuse(send_wrapper, refusal)
-            else:
-                app_receive = receive
-                if chunked or size_in:
-                    app_receive = body_receive
-                    if chunked:
-                        counted = 0
+                await self._refuse(ex.send, refusal)
+            elif chunked or size_in:
+                ex.receive_ = receive
+                ex.refuse = self._refuse
+                ex.limit = self._max_body
+                if chunked:
+                    ex.counted = 0
                 try:
-                    await self.app(scope, app_receive, send_wrapper)
+                    await self.app(scope, ex.receive, ex.send)
                 except Exception:
-                    if hijacked:
+                    if ex.hijacked:
                         pass  # answered 413 already; the app's complaint about the body is moot
-                    elif disconnected and status == 0:
-                        status = 499  # the client went away mid-request: nobody to answer
+                    elif ex.disconnected and ex.status == 0:
+                        ex.status = 499  # the client went away mid-request: nobody to answer
                     else:
-                        status = status or 500  # the server answers 500 for us
+                        ex.status = ex.status or 500  # the server answers 500 for us
                         raise
+            else:
+                try:
+                    await self.app(scope, receive, ex.send)
+                except Exception:
+                    ex.status = ex.status or 500  # the server answers 500 for us
+                    raise
         finally:
             elapsed = _clock() - started
+            status = ex.status
             lifecycle.in_flight -= 1
             if admitted:
                 assert limiter is not None
                 limiter.release(elapsed, dropped=status >= 500)
-            if counted >= 0:
-                size_in = counted
-            label = self._after(
-                scope, method, path, status, elapsed, size_in, size_out, ctx, user_raw
-            )
-            if span is not None:
-                assert self._tracing is not None
-                self._tracing.end(span, method, label, status)
-            reset_current(token)
-
-    def _after(
-        self,
-        scope: Scope,
-        method: str,
-        path: str,
-        status: int,
-        elapsed: float,
-        size_in: int,
-        size_out: int,
-        ctx: RequestContext,
-        user_raw: bytes | None,
-    ) -> str:
-        label = self._labels.label(scope)
-        metrics = self._metrics
-        if metrics is not None:
-            metrics.finished()
-            metrics.observe(label, method, status, elapsed, size_in, size_out)
-        if self._live is not None:
-            self._live.record(method, label, path, status, elapsed)
-        log = self._log
-        if log is not None:
-            client = scope.get("client")
-            log.write(
-                log.line(
-                    request_id=ctx.request_id,
-                    trace_id=ctx.trace_id,
-                    span_id=ctx.span_id,
-                    method=method,
-                    route=label,
-                    path=path,
-                    query=scope.get("query_string", b""),
-                    status=status,
-                    seconds=elapsed,
-                    bytes_in=size_in,
-                    bytes_out=size_out,
-                    client=client[0] if client else None,
-                    user=user_raw.decode("latin-1") if user_raw is not None else None,
-                    logged_headers=log.header_values(scope["headers"]),
+            if ex.counted >= 0:
+                size_in = ex.counted
+            route = scope.get("route")
+            label = self._label_cache.get(id(route)) if route is not None else None
+            if label is None:
+                label = self._labels.label(scope)
+            if metrics is not None and metrics.multiprocess:
+                metrics.finished()
+            sink = self._sink
+            if sink is not None:
+                client = scope.get("client")
+                log = self._log
+                sink.push(
+                    (
+                        started,
+                        _wall(),
+                        request_id,
+                        trace_id,
+                        span_id,
+                        method,
+                        label,
+                        path,
+                        scope.get("query_string", b""),
+                        status,
+                        elapsed,
+                        size_in,
+                        ex.size_out,
+                        client[0] if client else None,
+                        None if user_raw is None else user_raw.decode("latin-1"),
+                        log.header_values(scope["headers"])
+                        if log is not None and log.headers
+                        else None,
+                    )
                 )
-            )
-        return label
-
-    async def _guard(
-        self,
-        scope: Scope,
-        method: str,
-        path: str,
-        size_in: int,
-        extra_headers: list[tuple[bytes, bytes]],
-    ) -> Refusal | None:
-        limit = self._max_body
-        if limit is not None and size_in > limit:
-            return _too_large(limit)
-        if self._rates is not None:
-            rules = self._rates.matching(method, path)
-            if rules:
-                refusal, headers = await self._rates.check(rules, scope)
-                if refusal is not None:
-                    return refusal
-                extra_headers.extend(headers)
-        return None
+            if span is not None:
+                assert tracing is not None
+                tracing.end(span, method, label, status)
+            reset_current(ex)
+            # The context still holds ex, and ex would hold the server's send (and through it
+            # the task): drop them so no reference cycle outlives the request.
+            ex.send_ = ex.receive_ = ex.refuse = None
 
     async def _refuse(self, send: Send, refusal: Refusal) -> None:
         if self._metrics is not None:
-            self._metrics.rejected.labels(refusal.reason).inc()
+            self._metrics.reject(refusal.reason)
         await reply_json(
             send,
             refusal.status,

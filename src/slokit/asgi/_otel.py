@@ -8,6 +8,7 @@ request. The span continues the caller's ``traceparent``, and the request's trac
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from slokit.errors import UsageError
@@ -19,25 +20,36 @@ class Tracing:
     def __init__(self, mode: bool | str) -> None:
         self._mode = mode
         self._trace: Any = None
-        try:
-            from opentelemetry import trace
-        except ImportError:
-            if mode is True:
+        self._tracer: Any = None
+        self.ready = False
+        """True once spans are being made; read on every request, so a plain attribute."""
+        if mode is True:
+            try:
+                from opentelemetry import trace
+            except ImportError:
                 raise UsageError(
                     "tracing=True needs OpenTelemetry: pip install 'slokit[otel]' and configure "
                     "a tracer provider (opentelemetry-sdk)"
                 ) from None
-            return
-        self._trace = trace
-        self._tracer: Any = None
+            self._trace = trace
 
-    @property
-    def possible(self) -> bool:
-        return self._trace is not None and self._mode is not False
+    def poll(self) -> None:
+        """Look again whether OpenTelemetry is configured. Called at start-up and with every
+        batch of finished requests (at most every 0.1 s while there is traffic), so an SDK set
+        up after start-up is picked up without a check on each request."""
+        if not self.ready:
+            self.ready = self._tracer_now() is not None
 
     def _tracer_now(self) -> Any:
         if self._tracer is not None:
             return self._tracer
+        if self._trace is None:
+            # "auto" never imports OpenTelemetry itself: an application that configures it
+            # has imported it already, and importing it for nothing would make FastAPI's own
+            # telemetry hooks start doing work on every request.
+            self._trace = sys.modules.get("opentelemetry.trace")
+            if self._trace is None:
+                return None
         provider = self._trace.get_tracer_provider()
         # Until the application installs an SDK provider the API hands out a proxy (or a
         # no-op): spans would be thrown away, so do not pay for them.

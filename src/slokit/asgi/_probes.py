@@ -78,8 +78,9 @@ class Probes:
         await reply_json(send, code, document, HEALTH_JSON, head=_head(scope))
 
 
-def metrics_endpoint(metrics: Metrics) -> Endpoint:
+def metrics_endpoint(metrics: Metrics, flush: Callable[[], None]) -> Endpoint:
     async def serve(scope: Scope, receive: Receive, send: Send) -> None:
+        flush()  # a scrape sees every request that has finished
         accept = ""
         for name, value in scope.get("headers", ()):
             if name == b"accept":
@@ -90,7 +91,7 @@ def metrics_endpoint(metrics: Metrics) -> Endpoint:
     return serve
 
 
-def ops_endpoint(live: LiveSLOs, token: str | None) -> Endpoint:
+def ops_endpoint(live: LiveSLOs, token: str | None, flush: Callable[[], None]) -> Endpoint:
     expected = f"Bearer {token}".encode() if token else None
 
     async def serve(scope: Scope, receive: Receive, send: Send) -> None:
@@ -108,6 +109,7 @@ def ops_endpoint(live: LiveSLOs, token: str | None) -> Endpoint:
                     headers=[(b"www-authenticate", b'Bearer realm="slokit"')],
                 )
                 return
+        flush()
         await reply_json(send, 200, live.snapshot(), head=_head(scope))
 
     return serve

@@ -85,7 +85,8 @@ class RouteLabels:
         self._app = app
         self._routes: Sequence[Any] | None = None
         self._templates = tuple(dict.fromkeys(templates))
-        self._cache: dict[int, str] = {}
+        self.cache: dict[int, str] = {}
+        """id(route) -> label; the middleware reads it directly on its fast path."""
         # Routes are long-lived objects; keep them alive so an id() is never reused.
         self._keep: list[Any] = []
 
@@ -93,7 +94,7 @@ class RouteLabels:
         route = scope.get("route")
         if route is None:
             return self._fallback(scope)
-        label = self._cache.get(id(route))
+        label = self.cache.get(id(route))
         if label is not None:
             return label
         return self._resolve(route, scope)
@@ -111,7 +112,7 @@ class RouteLabels:
             return max(matching, key=len) if matching else found[0]
         else:
             label = _own_path(route) or UNMATCHED
-        self._cache[id(route)] = label
+        self.cache[id(route)] = label
         self._keep.append(route)
         return label
 

@@ -1,24 +1,28 @@
 """Live SLOs: what this process has seen of each SLO over 5 minutes, 1 hour and since start.
 
-Counts live in a ring of 10-second buckets per SLO, so a request costs two integer additions
-and the windows are exact to one bucket. Good and bad follow the load test's definitions:
-availability counts responses that are not 5xx; a latency SLO counts responses within its
-threshold.
+Nothing is counted per request for this: the SLIs are read off the same per-route counts the
+metrics keep (every SLO latency threshold is a histogram bucket edge, so "requests within the
+threshold" is exact), and a snapshot of each SLO's running totals is kept every 10 seconds.
+A window is the difference between now and the snapshot at its start, exact to 10 seconds.
+Good and bad follow the load test's definitions: availability counts responses that are not
+5xx; a latency SLO counts responses within its threshold.
 """
 
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from slokit.asgi._metrics import Metrics, Series
 from slokit.spec import Route
 
 __all__ = ["LiveSLOs", "SLOTarget"]
 
 _BUCKET = 10.0
-_SLOTS = 360  # one hour of 10 s buckets
 _WINDOWS = (("5m", 300.0), ("1h", 3600.0))
+_KEEP = int(3600 / _BUCKET) + 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,80 +34,77 @@ class SLOTarget:
     """Seconds; None for an availability SLO."""
 
 
-class _Ring:
-    __slots__ = ("good", "ids", "since_good", "since_total", "total")
-
-    def __init__(self) -> None:
-        self.ids = [-1] * _SLOTS
-        self.total = [0] * _SLOTS
-        self.good = [0] * _SLOTS
-        self.since_total = 0
-        self.since_good = 0
-
-    def add(self, bucket: int, good: bool) -> None:
-        i = bucket % _SLOTS
-        if self.ids[i] != bucket:
-            self.ids[i] = bucket
-            self.total[i] = 0
-            self.good[i] = 0
-        self.total[i] += 1
-        self.since_total += 1
-        if good:
-            self.good[i] += 1
-            self.since_good += 1
-
-    def window(self, bucket: int, seconds: float) -> tuple[int, int]:
-        count = int(seconds // _BUCKET)
-        oldest = bucket - count + 1
-        total = good = 0
-        for i in range(_SLOTS):
-            if oldest <= self.ids[i] <= bucket:
-                total += self.total[i]
-                good += self.good[i]
-        return total, good
-
-
 class LiveSLOs:
     def __init__(
-        self, targets: Sequence[SLOTarget], clock: Callable[[], float] = time.monotonic
+        self,
+        targets: Sequence[SLOTarget],
+        metrics: Metrics,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.targets = tuple(targets)
-        self._rings = [_Ring() for _ in self.targets]
+        self._metrics = metrics
         self._clock = clock
         self._started = clock()
-        self._by_label: dict[tuple[str, str], tuple[int, ...]] = {}
+        # Where each latency threshold sits among the bucket edges: values <= edge i land
+        # in bucket i, so the good events are the counts of buckets 0..i.
+        self._edges = [
+            None if t.latency is None else bisect_left(metrics.buckets, round(t.latency, 9))
+            for t in self.targets
+        ]
+        self._matches: dict[tuple[str, str], tuple[bool, ...]] = {}
+        self._snapshots: dict[int, list[tuple[int, int]]] = {}
 
-    def _matching(self, method: str, label: str, path: str) -> tuple[int, ...]:
-        key = (method, label)
-        found = self._by_label.get(key)
+    def _covers(self, label: str, method: str) -> tuple[bool, ...]:
+        key = (label, method)
+        found = self._matches.get(key)
         if found is None:
-            found = tuple(
-                i
-                for i, t in enumerate(self.targets)
-                if t.route is None or t.route.matches(method, path)
+            # Labels are route templates, and a template's segment "{id}" is itself a
+            # segment, so the SLO's route pattern matches the template it names.
+            found = self._matches[key] = tuple(
+                t.route is None or (not label.startswith("<") and t.route.matches(method, label))
+                for t in self.targets
             )
-            if not label.startswith("<"):
-                # A template's requests all match the same SLOs: decide once per template.
-                self._by_label[key] = found
         return found
 
-    def record(self, method: str, label: str, path: str, status: int, seconds: float) -> None:
-        matched = self._matching(method, label, path)
-        if not matched:
-            return
+    def totals(self) -> list[tuple[int, int]]:
+        """``(requests, good)`` per SLO since start."""
+        out = [[0, 0] for _ in self.targets]
+        for (label, method), series in self._metrics.series():
+            covered = self._covers(label, method)
+            for i in range(len(self.targets)):
+                if covered[i]:
+                    out[i][0] += series.count
+                    out[i][1] += _good(series, self._edges[i])
+        return [(total, good) for total, good in out]
+
+    def tick(self) -> None:
+        """Keep a snapshot for the current 10 s bucket (called with every batch of requests)."""
         bucket = int(self._clock() // _BUCKET)
-        for i in matched:
-            target = self.targets[i]
-            good = status < 500 if target.latency is None else seconds <= target.latency
-            self._rings[i].add(bucket, good)
+        if bucket not in self._snapshots:
+            self._snapshots[bucket] = self.totals()
+            for old in [b for b in self._snapshots if b < bucket - _KEEP]:
+                del self._snapshots[old]
+
+    def _at(self, bucket: int) -> list[tuple[int, int]] | None:
+        """The latest snapshot taken at or before ``bucket``."""
+        earlier = [b for b in self._snapshots if b <= bucket]
+        return self._snapshots[max(earlier)] if earlier else None
 
     def snapshot(self) -> dict[str, object]:
         now = self._clock()
         bucket = int(now // _BUCKET)
+        self.tick()
+        current = self.totals()
+        starts = {name: self._at(bucket - int(secs // _BUCKET)) for name, secs in _WINDOWS}
         slos = {}
-        for target, ring in zip(self.targets, self._rings, strict=True):
-            windows = {name: _window(target, *ring.window(bucket, secs)) for name, secs in _WINDOWS}
-            windows["since_start"] = _window(target, ring.since_total, ring.since_good)
+        for i, target in enumerate(self.targets):
+            total, good = current[i]
+            windows = {}
+            for name, _secs in _WINDOWS:
+                base = starts[name]
+                t0, g0 = base[i] if base is not None else (0, 0)
+                windows[name] = _window(target, total - t0, good - g0)
+            windows["since_start"] = _window(target, total, good)
             slos[target.name] = {
                 "objective": target.objective,
                 "route": str(target.route) if target.route is not None else None,
@@ -111,6 +112,12 @@ class LiveSLOs:
                 "windows": windows,
             }
         return {"uptime_s": round(now - self._started, 3), "slos": slos}
+
+
+def _good(series: Series, edge: int | None) -> int:
+    if edge is None:
+        return sum(n for status, n in series.statuses.items() if status < 500)
+    return sum(series.duration[: edge + 1])
 
 
 def _window(target: SLOTarget, total: int, good: int) -> dict[str, object]:

@@ -19,11 +19,12 @@ if typing.TYPE_CHECKING:
 __all__ = ["DemoServer", "create_app", "serve", "spec_path"]
 
 
-def create_app(*, broken: bool = False, seed: int = 7) -> FastAPI:
+def create_app(*, broken: bool = False, seed: int = 7, instrumented: bool = True) -> FastAPI:
     """Build a fresh demo app; ``broken=True`` makes the quote provider slow and failing.
 
     Each call builds its own state and seeded random generators, so apps never share state.
+    ``instrumented=False`` leaves out slokit's middleware (metrics, probes, logs, guards).
     """
     from slokit.demo._app import create_app as build
 
-    return build(broken=broken, seed=seed)
+    return build(broken=broken, seed=seed, instrumented=instrumented)

@@ -6,7 +6,11 @@ Routes and how they behave, so the demo's SLOs have something real to judge:
 - ``POST /api/orders``: a slower write (20-60 ms of simulated storage latency), 201 + order.
 - ``GET /api/orders/{order_id}``: reads an order back, 404 for unknown ids.
 - ``GET /api/quotes/{sku}``: calls the flaky in-process provider; its failures become 502.
-- ``GET /livez``: process liveness only.
+
+Unless ``instrumented=False``, the app is wrapped by :func:`slokit.asgi.instrument` with the
+demo's spec: Prometheus metrics on ``/metrics``, the probes (``/livez``, ``/readyz``,
+``/startupz``, ``/healthz``, the last with a non-critical check on the provider's recent
+errors), JSON access logs on stdout, live SLOs on ``/ops/slo`` and the spec's guards.
 
 Everything, including the random generators, is built by :func:`create_app`, so two apps never
 share state and a run with the same seed and request order behaves the same way.
@@ -63,8 +67,9 @@ class Order(BaseModel):
     created: str
 
 
-def create_app(*, broken: bool = False, seed: int = 7) -> FastAPI:
-    """Build a fresh demo app; ``broken=True`` makes the quote provider slow and failing."""
+def create_app(*, broken: bool = False, seed: int = 7, instrumented: bool = True) -> FastAPI:
+    """Build a fresh demo app; ``broken=True`` makes the quote provider slow and failing;
+    ``instrumented=False`` leaves out slokit's middleware (the benchmark's bare baseline)."""
     app = FastAPI(title="slokit demo: orders API", version="1")
     # One generator per route, so concurrent orders never shift the provider's sequence.
     order_rng = random.Random(f"{seed}:orders")
@@ -73,10 +78,6 @@ def create_app(*, broken: bool = False, seed: int = 7) -> FastAPI:
     next_id = itertools.count(1)
     app.state.provider = provider
     app.state.orders = orders
-
-    @app.get("/livez")
-    async def livez() -> dict[str, str]:
-        return {"status": "ok"}
 
     @app.get("/api/horoscopes/daily")
     async def daily_horoscope(sign: Annotated[Sign, Query()] = "aries") -> dict[str, str]:
@@ -115,4 +116,9 @@ def create_app(*, broken: bool = False, seed: int = 7) -> FastAPI:
             return JSONResponse({"detail": str(exc)}, status_code=502)
         return {"sku": quote.sku, "price": quote.price, "currency": quote.currency}
 
+    if instrumented:
+        from slokit.asgi import instrument
+        from slokit.demo._server import spec_path
+
+        instrument(app, spec=spec_path(), checks={"provider": provider.healthy})
     return app

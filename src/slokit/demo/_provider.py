@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 import zlib
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -43,6 +44,7 @@ class Quote:
 
 
 Sleep = Callable[[float], Awaitable[None]]
+_RECENT = 50
 
 
 class QuoteProvider:
@@ -56,12 +58,19 @@ class QuoteProvider:
         self._sleep = sleep
         self.calls = 0
         self.failures = 0
+        self._recent: deque[bool] = deque(maxlen=_RECENT)
+
+    def healthy(self) -> bool:
+        """False when more than a fifth of the last 50 calls failed (the /healthz check)."""
+        recent = self._recent
+        return not recent or sum(recent) <= len(recent) / 5
 
     async def quote(self, sku: str) -> Quote:
         latency = self._rng.uniform(self.profile.min_latency, self.profile.max_latency)
         fails = self._rng.random() < self.profile.error_rate
         self.calls += 1
         await self._sleep(latency)
+        self._recent.append(fails)
         if fails:
             self.failures += 1
             raise ProviderError(f"pricing provider failed for {sku!r}")
