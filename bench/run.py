@@ -104,15 +104,12 @@ def report_accuracy(acc: Accuracy) -> list[Bar]:
 def report_service(rows: list[ServiceRow]) -> list[Bar]:
     if not rows:
         return []
-    print(
-        f"\n{'route':<24} {'bare':>10} {'slokit':>10} {'pfi':>10} {'slokit/bare':>12} {'pfi/bare':>9}"
-    )
+    row_format = "{:<24} {:>10} {:>10} {:>10} {:>12} {:>9}"
+    print("\n" + row_format.format("route", "bare", "slokit", "pfi", "slokit/bare", "pfi/bare"))
     for row in rows:
         cells = [_fmt(row.rps.get(v)) for v in ("bare", "slokit", "pfi")]
         ratios = [_fmt(row.ratio(v), "", 3) for v in ("slokit", "pfi")]
-        print(
-            f"{row.route:<24} {cells[0]:>10} {cells[1]:>10} {cells[2]:>10} {ratios[0]:>12} {ratios[1]:>9}"
-        )
+        print(row_format.format(row.route, *cells, *ratios))
     demo = rows[0].ratio("slokit")
     rule = f">= {SERVICE_BAR:g} on {ROUTES[0]}"
     return [Bar("slokit / bare", demo, demo is not None and demo >= SERVICE_BAR, rule)]

@@ -39,10 +39,10 @@ async def item(item_id: str) -> dict[str, str]:
 
 
 if VARIANT == "slokit":
+    import json
+
     from slokit.asgi import instrument
     from slokit.spec import parse_spec
-
-    import json
 
     # Access log lines go to /dev/null: the cost of making them is measured, not the disk's.
     options = {"access_log": open(os.devnull, "w")}  # noqa: SIM115
