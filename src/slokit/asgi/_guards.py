@@ -26,7 +26,13 @@ from slokit.asgi._ratelimit import (
 )
 from slokit.spec import Route
 
-__all__ = ["ClientAddress", "RateLimiter", "Refusal"]
+__all__ = ["HTTP_METHODS", "ClientAddress", "RateLimiter", "Refusal"]
+
+HTTP_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+)
+"""Method labels as sent; anything else is counted as ``OTHER`` (a client cannot choose
+label values)."""
 
 log = logging.getLogger("slokit.asgi")
 _WARN_EVERY = 60.0
@@ -109,8 +115,11 @@ class RateLimiter:
             compiled.append(_Rule(route, Quota(count, window), rule.key, header, policy, i))
         self._rules = tuple(compiled)
         self._by_method: dict[str, tuple[_Rule, ...]] = {}
-        self._methods = frozenset(r.route.method for r in compiled)
-        self._any_method = "*" in self._methods
+        route_methods = {r.route.method for r in compiled}
+        self.methods: frozenset[str] = frozenset(
+            HTTP_METHODS if "*" in route_methods else route_methods
+        )
+        """Methods some rule may apply to: any other request skips rate limiting at once."""
         self._store: MemoryStore | RedisStore = (
             RedisStore(redis_url) if redis_url else MemoryStore()
         )
@@ -118,10 +127,6 @@ class RateLimiter:
         self._clients = clients
         self._metrics = metrics
         self._last_warning = -_WARN_EVERY
-
-    def may_match(self, method: str) -> bool:
-        """False when no rule can apply to ``method``: the common GET skips all the rest."""
-        return self._any_method or method in self._methods
 
     def matching(self, method: str, path: str) -> list[_Rule]:
         # Rules grouped by method up front: a GET never pays for the POST rules' regexes.

@@ -20,7 +20,7 @@ from prometheus_client import REGISTRY
 
 from slokit.asgi._checks import HealthChecks
 from slokit.asgi._concurrency import AdaptiveLimiter, ConcurrencyLimiter
-from slokit.asgi._guards import ClientAddress, RateLimiter, Refusal
+from slokit.asgi._guards import HTTP_METHODS, ClientAddress, RateLimiter, Refusal
 from slokit.asgi._lifecycle import Lifecycle
 from slokit.asgi._logs import AccessLog
 from slokit.asgi._metrics import DEFAULT_BUCKETS, Metrics, latency_buckets
@@ -44,9 +44,6 @@ from slokit.spec import Spec
 
 __all__ = ["SlokitMiddleware"]
 
-_METHODS = frozenset(
-    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
-)
 _clock = time.perf_counter
 _wall = time.time
 
@@ -84,6 +81,11 @@ class _Exchange(Holder):
         "size_out",
         "status",
     )
+    # Set only for requests with a body (see __init__).
+    disconnected: bool
+    limit: int | None
+    receive_: Receive | None
+    refuse: Any
 
     def __init__(self, send: Send, request_id: bytes) -> None:
         self.fields = None
@@ -95,12 +97,10 @@ class _Exchange(Holder):
         # Set when this layer answered on its own mid-request (body over the limit): from
         # then on the application's messages are dropped, whatever it does about the body.
         self.hijacked = False
-        self.disconnected = False
         self.counted = -1
         """Bytes of a chunked body so far; -1 when the body has a declared length."""
-        self.limit: int | None = None
-        self.receive_: Receive | None = None
-        self.refuse: Any = None
+        # disconnected, limit, receive_ and refuse are set only for requests with a body:
+        # the common request pays for no store it does not read.
 
     def send(self, message: Any) -> Awaitable[None]:
         # A plain method returning the server's awaitable, not a coroutine of our own: that
@@ -201,6 +201,7 @@ class SlokitMiddleware:
                 metrics=self._metrics,
             )
             self.lifecycle.on_shutdown(self._rates.aclose)
+        self._rate_methods = self._rates.methods if self._rates is not None else frozenset()
         self._limiter: ConcurrencyLimiter | None = None
         if opts.concurrency == "adaptive":
             self._limiter = AdaptiveLimiter(queue_timeout=opts.queue_timeout)
@@ -265,7 +266,7 @@ class SlokitMiddleware:
         if not lifecycle.started:
             lifecycle.first_request()
         method: str = scope["method"]
-        if method not in _METHODS:
+        if method not in HTTP_METHODS:
             method = "OTHER"  # a label value the client cannot choose
         # One pass over the headers for everything this layer reads.
         rid_raw = traceparent = length = user_raw = None
@@ -328,7 +329,7 @@ class SlokitMiddleware:
                 max_body = self._max_body
                 if max_body is not None and size_in > max_body:
                     refusal = _too_large(max_body)
-                elif self._rates is not None and self._rates.may_match(method):
+                elif self._rates is not None and method in self._rate_methods:
                     rules = self._rates.matching(method, path)
                     if rules:
                         refusal, ex.extra = await self._rates.check(rules, scope)
@@ -342,6 +343,7 @@ class SlokitMiddleware:
                 ex.receive_ = receive
                 ex.refuse = self._refuse
                 ex.limit = self._max_body
+                ex.disconnected = False
                 if chunked:
                     ex.counted = 0
                 try:

@@ -18,6 +18,7 @@ __all__ = ["UNMATCHED", "RouteLabels"]
 
 UNMATCHED = "<unmatched>"
 _MAX_DEPTH = 8
+_MAX_PATHS = 4096
 
 
 def _own_path(route: Any) -> str | None:
@@ -85,6 +86,7 @@ class RouteLabels:
         self._app = app
         self._routes: Sequence[Any] | None = None
         self._templates = tuple(dict.fromkeys(templates))
+        self._by_path: dict[tuple[str, str], str] = {}
         self.cache: dict[int, str] = {}
         """id(route) -> label; the middleware reads it directly on its fast path."""
         # Routes are long-lived objects; keep them alive so an id() is never reused.
@@ -117,6 +119,18 @@ class RouteLabels:
         return label
 
     def _fallback(self, scope: Any) -> str:
+        # Apps that record no route are matched by hand; remember answers per path, within
+        # bounds, since a scan of random URLs must not grow memory without end.
+        key = (scope.get("method", "GET"), scope.get("path", ""))
+        label = self._by_path.get(key)
+        if label is None:
+            label = self._match_by_hand(scope)
+            if len(self._by_path) >= _MAX_PATHS:
+                self._by_path.clear()
+            self._by_path[key] = label
+        return label
+
+    def _match_by_hand(self, scope: Any) -> str:
         if self._routes is None and self._app is not None:
             self._routes = find_routes(self._app) or ()
         if self._routes:
