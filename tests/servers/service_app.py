@@ -21,7 +21,8 @@ from slokit.asgi import JsonLogFormatter, instrument
 
 app = FastAPI()
 app_log = logging.getLogger("service")
-_handler = logging.StreamHandler()
+_app_log_file = os.environ.get("SLOKIT_TEST_APP_LOG")
+_handler = logging.FileHandler(_app_log_file) if _app_log_file else logging.StreamHandler()
 _handler.setFormatter(JsonLogFormatter())
 app_log.addHandler(_handler)
 app_log.setLevel(logging.INFO)

@@ -101,7 +101,9 @@ _NAMES = {f.name for f in fields(Options)} - {"slos"}
 
 def _seconds(name: str, value: Any) -> float:
     if isinstance(value, timedelta):
-        return value.total_seconds()
+        value = value.total_seconds()
+    if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+        raise UsageError(f"{name} must not be negative, got {value!r}")
     try:
         seconds = parse_duration(value)
     except (ValueError, TypeError):
