@@ -33,17 +33,17 @@ from slokit.asgi._sink import RequestSink
 from slokit.asgi._slo import LiveSLOs
 from slokit.asgi._trace import (
     Holder,
+    current_var,
     install_log_context,
     new_ids,
     parse_traceparent,
-    reset_current,
-    set_current,
     valid_request_id,
 )
 from slokit.spec import Spec
 
 __all__ = ["SlokitMiddleware"]
 
+set_var = current_var.set
 _clock = time.perf_counter
 _wall = time.time
 
@@ -319,7 +319,9 @@ class SlokitMiddleware:
         if metrics is not None and metrics.multiprocess:
             metrics.started()
         ex = _Exchange(send, request_id.encode("ascii"))
-        set_current(ex, (request_id, trace_id, span_id, parent_id, sampled))
+        # set_current and reset_current, inlined: two calls fewer per request.
+        ex.fields = (request_id, trace_id, span_id, parent_id, sampled)
+        set_var(ex)
         try:
             if malformed:
                 refusal = Refusal(
@@ -406,7 +408,7 @@ class SlokitMiddleware:
             if span is not None:
                 assert tracing is not None
                 tracing.end(span, method, label, status)
-            reset_current(ex)
+            ex.fields = None
             # The context still holds ex, and ex would hold the server's send (and through it
             # the task): drop them so no reference cycle outlives the request.
             ex.send_ = ex.receive_ = ex.refuse = None

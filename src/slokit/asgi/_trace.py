@@ -19,6 +19,7 @@ __all__ = [
     "Holder",
     "RequestContext",
     "current_request",
+    "current_var",
     "install_log_context",
     "new_ids",
     "new_span_id",
@@ -52,6 +53,8 @@ class Holder:
 _CURRENT: contextvars.ContextVar[Holder | None] = contextvars.ContextVar(
     "slokit_request", default=None
 )
+current_var = _CURRENT
+"""For the middleware's inlined set: ``holder.fields = ...; current_var.set(holder)``."""
 # A request id comes from the client: it ends up in log lines and response headers, so only
 # short, printable, unambiguous ids are trusted; anything else is replaced.
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:/+=@-]{1,128}")
