@@ -83,6 +83,7 @@ class AccessLog:
         self.user_header = user_header.lower().encode("latin-1") if user_header else None
         self.headers = tuple(h.lower().encode("latin-1") for h in headers)
         self._mask = frozenset(m.lower() for m in mask)
+        self._routes: dict[str, str] = {}
         self._mask_client = "client" in self._mask
         self._mask_user = "user" in self._mask
         self._mask_path = "path" in self._mask
@@ -112,7 +113,7 @@ class AccessLog:
             f'{{"time":"{self._clock.format(wall)}","level":"{_LEVELS[status // 100]}",'
             f'"logger":"slokit.access","service":{self._service},"request_id":"{request_id}",'
             f'"trace_id":"{trace_id}","span_id":"{span_id}","method":"{method}",'
-            f'"route":{_q(route)},"path":{_q(_MASKED if self._mask_path else path)},'
+            f'"route":{self._quoted(route)},"path":{_q(_MASKED if self._mask_path else path)},'
             f'"status":{status},"latency_ms":{seconds * 1000.0:.3f},"bytes_in":{bytes_in},'
             f'"bytes_out":{bytes_out}'
         )
@@ -121,6 +122,13 @@ class AccessLog:
         if query or user is not None or logged_headers:
             head += self._rare(query, user, logged_headers)
         return head + "}\n"
+
+    def _quoted(self, route: str) -> str:
+        # Route labels are a small set (templates): quote each once.
+        quoted = self._routes.get(route)
+        if quoted is None:
+            quoted = self._routes[route] = _q(route)
+        return quoted
 
     def _rare(self, query: bytes, user: str | None, logged_headers: dict[str, str] | None) -> str:
         tail = ""

@@ -102,9 +102,10 @@ class _Exchange(Holder):
         # disconnected, limit, receive_ and refuse are set only for requests with a body:
         # the common request pays for no store it does not read.
 
-    def send(self, message: Any) -> Awaitable[None]:
-        # A plain method returning the server's awaitable, not a coroutine of our own: that
-        # would be one more coroutine object per message.
+    def __call__(self, message: Any) -> Awaitable[None]:
+        """The ``send`` the application gets: the object itself, so no bound method is made
+        per request. A plain function returning the server's awaitable, not a coroutine of
+        our own, which would be one more object per message."""
         if self.hijacked:
             return _nothing()
         kind = message["type"]
@@ -131,7 +132,7 @@ class _Exchange(Holder):
             self.counted += len(message.get("body", b""))
             limit = self.limit
             if limit is not None and self.counted > limit:
-                await self.refuse(self.send, _too_large(limit))
+                await self.refuse(self, _too_large(limit))
                 self.hijacked = True
                 # The application sees the client go away, never the excess bytes.
                 return {"type": "http.disconnect"}
@@ -340,7 +341,7 @@ class SlokitMiddleware:
                     if not admitted:
                         refusal = _SHED
             if refusal is not None:
-                await self._refuse(ex.send, refusal)
+                await self._refuse(ex, refusal)
             elif chunked or size_in:
                 ex.receive_ = receive
                 ex.refuse = self._refuse
@@ -349,7 +350,7 @@ class SlokitMiddleware:
                 if chunked:
                     ex.counted = 0
                 try:
-                    await self.app(scope, ex.receive, ex.send)
+                    await self.app(scope, ex.receive, ex)
                 except Exception:
                     if ex.hijacked:
                         pass  # answered 413 already; the app's complaint about the body is moot
@@ -360,7 +361,7 @@ class SlokitMiddleware:
                         raise
             else:
                 try:
-                    await self.app(scope, receive, ex.send)
+                    await self.app(scope, receive, ex)
                 except Exception:
                     ex.status = ex.status or 500  # the server answers 500 for us
                     raise
