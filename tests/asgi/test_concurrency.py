@@ -560,3 +560,15 @@ def test_defaults() -> None:
     assert limiter.statistics() == LimiterStats(
         limit=20, in_flight=0, queued=0, admitted=0, rejected=0
     )
+
+
+def test_try_enter_admits_like_acquire_but_never_counts_a_rejection() -> None:
+    from slokit.asgi._concurrency import ConcurrencyLimiter
+
+    limiter = ConcurrencyLimiter(1)
+    assert limiter.try_enter() is True
+    assert limiter.try_enter() is False
+    stats = limiter.statistics()
+    assert (stats.in_flight, stats.admitted, stats.rejected) == (1, 1, 0)
+    limiter.release(0.01)
+    assert limiter.statistics().in_flight == 0

@@ -104,6 +104,15 @@ class ConcurrencyLimiter:
         self._rejected += 1
         return False
 
+    def try_enter(self) -> bool:
+        """The fast path of :meth:`acquire`: admit now if under the limit, else False
+        without counting a rejection (the caller goes on to ``await acquire()``)."""
+        if self._in_flight < self._limit:
+            self._in_flight += 1
+            self._admitted += 1
+            return True
+        return False
+
     async def acquire(self) -> bool:
         """Admit now, or wait in FIFO order up to ``queue_timeout``; False means rejected."""
         # The fast path is repeated rather than calling try_acquire(): a failed attempt

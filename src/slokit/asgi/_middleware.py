@@ -337,7 +337,7 @@ class SlokitMiddleware:
                     if rules:
                         refusal, ex.extra = await self._rates.check(rules, scope)
                 if refusal is None and limiter is not None:
-                    admitted = limiter.try_acquire() or await limiter.acquire()
+                    admitted = limiter.try_enter() or await limiter.acquire()
                     if not admitted:
                         refusal = _SHED
             if refusal is not None:
