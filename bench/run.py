@@ -133,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--seconds", type=float, default=8.0, help="length of each throughput leg (default 8)"
     )
+    parser.add_argument(
+        "--rounds", type=int, default=SERVICE_ROUNDS, help="service leg rounds (default 3)"
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 when a bar is missed")
     parser.add_argument(
         "--keep", action="store_true", help="keep every tool's output under bench/results/"
@@ -143,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     legs: dict[str, Callable[[Path], list[Bar]]] = {
         "throughput": lambda work: _throughput(args.seconds, cores, work),
         "accuracy": lambda work: _accuracy(accuracy_seconds(args.seconds), cores, work),
-        "service": lambda work: _service(args.seconds, cores, work),
+        "service": lambda work: _service(args.seconds, args.rounds, cores, work),
     }
     bars: list[Bar] = []
     with _workdir(args.keep) as work:
@@ -173,12 +176,12 @@ def _accuracy(seconds: float, cores: Cores, work: Path) -> list[Bar]:
     return report_accuracy(accuracy_leg(seconds, cores, work))
 
 
-def _service(seconds: float, cores: Cores, work: Path) -> list[Bar]:
+def _service(seconds: float, rounds: int, cores: Cores, work: Path) -> list[Bar]:
     print(
         f"\n== service: demo app on uvicorn (1 worker), bare vs slokit.asgi vs "
-        f"prometheus-fastapi-instrumentator; wrk -c50, {SERVICE_ROUNDS} rounds x {seconds:g} s =="
+        f"prometheus-fastapi-instrumentator; wrk -c50, {rounds} rounds x {seconds:g} s =="
     )
-    return report_service(service_leg(seconds, SERVICE_ROUNDS, cores, work))
+    return report_service(service_leg(seconds, rounds, cores, work))
 
 
 @contextlib.contextmanager
