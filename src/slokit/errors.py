@@ -6,6 +6,10 @@
      ├── SpecError          the spec file is missing, not YAML, or invalid (exit 2)
      ├── UsageError         a command-line option or API argument is wrong (exit 2)
      ├── RunError           a load run could not start or was aborted (exit 3)
+     ├── ResilienceError    a resilience guard refused an outgoing call (never a wrapped error)
+     │    ├── CircuitOpenError  the circuit breaker is open (or half-open and full)
+     │    ├── BulkheadFullError no slot in the bulkhead within its max wait
+     │    └── DeadlineExceeded  the call's deadline passed (also a TimeoutError)
      └── TransportError     one HTTP request failed below HTTP (counted, never raised to users)
           ├── ConnectError  the TCP/TLS connection could not be made
           ├── RequestTimeout the request did not complete within its timeout
@@ -20,9 +24,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "BulkheadFullError",
+    "CircuitOpenError",
     "ConnectError",
+    "DeadlineExceeded",
     "ProtocolError",
     "RequestTimeout",
+    "ResilienceError",
     "RunError",
     "SlokitError",
     "SpecError",
@@ -73,6 +81,37 @@ class UsageError(SlokitError):
 
 class RunError(SlokitError):
     """A load run could not start, or had to stop early."""
+
+
+class ResilienceError(SlokitError):
+    """A resilience guard refused the call before (or instead of) making it."""
+
+
+class CircuitOpenError(ResilienceError):
+    """The breaker named ``breaker`` is open; calls are refused for ``retry_after`` seconds."""
+
+    def __init__(self, breaker: str, retry_after: float) -> None:
+        self.breaker = breaker
+        self.retry_after = retry_after
+        super().__init__(
+            f"circuit breaker {breaker!r} is open: calls are refused for another "
+            f"{retry_after:.3g} s; serve a fallback meanwhile"
+        )
+
+
+class BulkheadFullError(ResilienceError):
+    """Every slot of the bulkhead ``bulkhead`` stayed taken for its whole max wait."""
+
+    def __init__(self, bulkhead: str, max_concurrent: int, max_wait: float) -> None:
+        self.bulkhead = bulkhead
+        super().__init__(
+            f"bulkhead {bulkhead!r} is full: {max_concurrent} calls in flight and no slot "
+            f"freed within {max_wait:g} s"
+        )
+
+
+class DeadlineExceeded(ResilienceError, TimeoutError):
+    """The call ran out of time (its own timeout or the request's deadline)."""
 
 
 class TransportError(SlokitError):
