@@ -18,6 +18,7 @@ PACKAGES = [
     "slokit.load",
     "slokit.demo",
     "slokit.asgi",
+    "slokit.resilience",
 ]
 
 
@@ -25,6 +26,8 @@ PACKAGES = [
 def test_all_lists_exactly_the_public_names(name: str) -> None:
     module = importlib.import_module(name)
     exported = list(module.__all__)
+    for attr in exported:
+        getattr(module, attr)  # resolves names a package imports lazily (optional extras)
     assert exported == sorted(exported), f"{name}.__all__ is not sorted"
     public = {
         attr
@@ -60,8 +63,22 @@ def test_asgi_is_light_for_services() -> None:
     code = (
         "import sys, slokit.asgi\n"
         "heavy = [m for m in ('uvloop', 'httptools', 'typer', 'rich', 'slokit.load', "
-        "'slokit.cli', 'slokit.report', 'redis', 'asyncpg', 'opentelemetry') if m in sys.modules]\n"
+        "'slokit.cli', 'slokit.report', 'redis', 'asyncpg', 'opentelemetry', 'httpx') "
+        "if m in sys.modules]\n"
         "print(','.join(heavy))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""
+
+
+def test_resilience_is_light_and_stands_alone() -> None:
+    """resilience imports nothing of slokit but errors, and no optional dependency."""
+    code = (
+        "import sys, slokit.resilience\n"
+        "heavy = [m for m in sys.modules if m.startswith(('slokit.', 'redis', 'httpx', "
+        "'prometheus_client', 'pydantic', 'yaml')) and not m.startswith(("
+        "'slokit.resilience', 'slokit.errors'))]\n"
+        "print(','.join(sorted(heavy)))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""

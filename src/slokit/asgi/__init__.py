@@ -18,7 +18,8 @@ from slokit.asgi._logs import DEFAULT_MASK, JsonLogFormatter
 from slokit.asgi._middleware import SlokitMiddleware
 from slokit.asgi._options import RateLimitRule
 from slokit.asgi._routes import UNMATCHED
-from slokit.asgi._trace import RequestContext, current_request, outgoing_headers
+from slokit.asgi._trace import RequestContext, current_request
+from slokit.resilience import outgoing_headers
 
 __all__ = [
     "CheckSpec",

@@ -50,7 +50,7 @@ _IN_FLIGHT = ("http_requests_in_flight", "Requests being served right now.")
 _REJECTED = (
     "slokit_requests_rejected",
     "Requests refused by a guard, by reason (rate_limit, concurrency, body_too_large, "
-    "malformed, store_unavailable).",
+    "malformed, store_unavailable, deadline).",
 )
 _STORE_ERRORS = (
     "slokit_rate_limit_store_errors",

@@ -39,6 +39,8 @@ from slokit.asgi._trace import (
     parse_traceparent,
     valid_request_id,
 )
+from slokit.resilience import deadline_from_headers, enter_deadline, exit_deadline
+from slokit.resilience import install_metrics as install_breaker_metrics
 from slokit.spec import Spec
 
 __all__ = ["SlokitMiddleware"]
@@ -48,6 +50,9 @@ _clock = time.perf_counter
 _wall = time.time
 
 
+_EXPIRED = Refusal(
+    504, "deadline", [], "the caller's deadline (x-request-deadline) passed before this started"
+)
 _SHED = Refusal(
     503,
     "concurrency",
@@ -171,6 +176,8 @@ class SlokitMiddleware:
             )
             if opts.metrics:
                 self._metrics = Metrics.for_registry(opts.registry or REGISTRY, buckets)
+                # The process's circuit breakers show on the same /metrics.
+                install_breaker_metrics(opts.registry or REGISTRY)
                 self._metrics.count_in_flight(lambda: self.lifecycle.in_flight)
             else:
                 self._metrics = Metrics(None, buckets)
@@ -270,7 +277,7 @@ class SlokitMiddleware:
         if method not in HTTP_METHODS:
             method = "OTHER"  # a label value the client cannot choose
         # One pass over the headers for everything this layer reads.
-        rid_raw = traceparent = length = user_raw = None
+        rid_raw = traceparent = length = user_raw = deadline_raw = None
         chunked = malformed = False
         rid_header, user_header = self._rid_header, self._user_header
         for name, value in scope["headers"]:
@@ -286,6 +293,8 @@ class SlokitMiddleware:
                 chunked = True
             elif name == user_header:
                 user_raw = value
+            elif name == b"x-request-deadline":
+                deadline_raw = value
         request_id = valid_request_id(rid_raw) if rid_raw is not None else None
         parent = parse_traceparent(traceparent) if traceparent is not None else None
         ids = new_ids()
@@ -323,11 +332,24 @@ class SlokitMiddleware:
         # set_current and reset_current, inlined: two calls fewer per request.
         ex.fields = (request_id, trace_id, span_id, parent_id, sampled)
         set_var(ex)
+        # The caller's deadline (x-request-deadline) bounds what this request may spend:
+        # slokit.resilience's timeouts and outgoing calls see it. Passed already: 504.
+        expired = False
+        deadline_token = None
+        if deadline_raw is not None:
+            remaining = deadline_from_headers(((b"x-request-deadline", deadline_raw),))
+            if remaining is not None:
+                if remaining <= 0:
+                    expired = True
+                else:
+                    deadline_token = enter_deadline(remaining)
         try:
             if malformed:
                 refusal = Refusal(
                     400, "malformed", [], "malformed request framing (Content-Length)"
                 )
+            elif expired:
+                refusal = _EXPIRED
             elif self._guarded:
                 max_body = self._max_body
                 if max_body is not None and size_in > max_body:
@@ -410,6 +432,8 @@ class SlokitMiddleware:
                 assert tracing is not None
                 tracing.end(span, method, label, status)
             ex.fields = None
+            if deadline_token is not None:
+                exit_deadline(deadline_token)
             # The context still holds ex, and ex would hold the server's send (and through it
             # the task): drop them so no reference cycle outlives the request.
             ex.send_ = ex.receive_ = ex.refuse = None

@@ -17,6 +17,8 @@ from slokit.asgi._lifecycle import Lifecycle
 from slokit.asgi._metrics import Metrics
 from slokit.asgi._respond import Receive, Scope, Send, reply, reply_json
 from slokit.asgi._slo import LiveSLOs
+from slokit.resilience import State as BreakerState
+from slokit.resilience import default_registry as breaker_registry
 
 __all__ = ["Endpoint", "Probes", "metrics_endpoint", "ops_endpoint"]
 
@@ -75,7 +77,31 @@ class Probes:
             extra_status=forced,  # type: ignore[arg-type]
             notes=notes,
         )
+        _add_breakers(document)
         await reply_json(send, code, document, HEALTH_JSON, head=_head(scope))
+
+
+def _add_breakers(document: dict[str, Any]) -> None:
+    """Every circuit breaker of the process as a component: an open one makes the service
+    degraded (warn), never unhealthy: it is doing its job."""
+    checks = document.setdefault("checks", {})
+    degraded = False
+    for stats in breaker_registry.snapshot():
+        is_open = stats.state is not BreakerState.CLOSED
+        degraded = degraded or is_open
+        entry: dict[str, Any] = {
+            "componentId": stats.name,
+            "componentType": "component",
+            "status": "warn" if is_open else "pass",
+            "observedValue": stats.state.value,
+        }
+        if stats.failure_rate is not None:
+            entry["failureRate"] = round(stats.failure_rate, 4)
+        if is_open:
+            entry["output"] = f"circuit {stats.state.value}; retry after {stats.retry_after:.3g} s"
+        checks[f"{stats.name}:circuitBreaker"] = [entry]
+    if degraded and document.get("status") == "pass":
+        document["status"] = "warn"
 
 
 def metrics_endpoint(metrics: Metrics, flush: Callable[[], None]) -> Endpoint:
@@ -110,6 +136,19 @@ def ops_endpoint(live: LiveSLOs, token: str | None, flush: Callable[[], None]) -
                 )
                 return
         flush()
-        await reply_json(send, 200, live.snapshot(), head=_head(scope))
+        document = live.snapshot()
+        document["breakers"] = [
+            {
+                "name": b.name,
+                "state": b.state.value,
+                "failure_rate": b.failure_rate,
+                "slow_call_rate": b.slow_call_rate,
+                "retry_after_s": b.retry_after,
+                "opened": b.open_count,
+                "not_permitted": b.not_permitted,
+            }
+            for b in breaker_registry.snapshot()
+        ]
+        await reply_json(send, 200, document, head=_head(scope))
 
     return serve

@@ -15,6 +15,8 @@ import re
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from slokit.resilience import add_header_source
+
 __all__ = [
     "Holder",
     "RequestContext",
@@ -24,10 +26,10 @@ __all__ = [
     "new_ids",
     "new_span_id",
     "new_trace_id",
-    "outgoing_headers",
     "parse_traceparent",
     "reset_current",
     "set_current",
+    "trace_headers",
     "valid_request_id",
 ]
 
@@ -162,12 +164,22 @@ def parse_traceparent(raw: bytes) -> tuple[str, str, bool] | None:
     return trace.decode(), parent.decode(), bool(int(flags, 16) & 1)
 
 
-def outgoing_headers() -> dict[str, str]:
-    """Headers that carry the current request's identity to a downstream service."""
-    ctx = current_request()
-    if ctx is None:
+def trace_headers() -> dict[str, str]:
+    """``traceparent`` and ``x-request-id`` of the current request, for a downstream call."""
+    holder = _CURRENT.get()
+    fields = holder.fields if holder is not None else None
+    if fields is None:
         return {}
-    return {"traceparent": ctx.traceparent, "x-request-id": ctx.request_id}
+    request_id, trace_id, span_id, _, sampled = fields
+    return {
+        "traceparent": f"00-{trace_id}-{span_id}-{'01' if sampled else '00'}",
+        "x-request-id": request_id,
+    }
+
+
+# Outgoing calls made through slokit.resilience (ResilientTransport, outgoing_headers) carry
+# the trace context of the request being served; resilience cannot import this package.
+add_header_source(trace_headers)
 
 
 _installed = False

@@ -1,0 +1,334 @@
+"""``ResilientTransport``: breaker, retry, timeout and bulkhead for every call an httpx client
+makes, per host, configured once::
+
+    client = httpx.AsyncClient(transport=ResilientTransport.for_async(bulkhead=20))
+
+Each request, in order: the request's remaining deadline bounds its timeout (and a passed
+deadline fails at once with DeadlineExceeded); the host's bulkhead admits it (or
+BulkheadFullError); the host's breaker admits it (or CircuitOpenError); it is sent; a 5xx or a
+transport error is a breaker failure. Retries: transport errors and ``retry_statuses`` (502,
+503, 504 and 429 by default), with full-jitter backoff, ``Retry-After`` honoured, the retry
+budget respected, and only for idempotent requests (GET, HEAD, PUT, DELETE, OPTIONS, or any
+method with an ``Idempotency-Key`` header) unless ``retry_non_idempotent=True``; a connection
+that could not even be opened is retried for any method, since nothing was sent. The
+response is returned as the server gave it: a last 503 is returned, not raised. Guard errors
+(``CircuitOpenError`` ...) are raised as they are, never wrapped, so callers can fall back.
+
+Outgoing requests also carry the current trace context, request id and deadline
+(``traceparent``, ``x-request-id``, ``x-request-deadline``) when a slokit service serves them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from slokit.errors import DeadlineExceeded, UsageError
+from slokit.resilience._breaker import CircuitBreaker
+from slokit.resilience._bulkhead import Bulkhead
+from slokit.resilience._clock import asleep, seconds, sleep
+from slokit.resilience._deadline import current_deadline
+from slokit.resilience._propagation import outgoing_headers
+from slokit.resilience._retry import RetryBudget, backoff_delays, is_idempotent, parse_retry_after
+
+__all__ = ["AsyncResilientTransport", "ResilientTransport"]
+
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+"""Transport errors that prove the request never left: safe to retry for any method."""
+
+
+@dataclass
+class _Host:
+    breaker: CircuitBreaker | None
+    bulkhead: Bulkhead | None
+
+
+@dataclass
+class _Policy:
+    timeout: float | None
+    attempts: int
+    statuses: frozenset[int]
+    initial: float
+    maximum: float
+    budget: RetryBudget | None
+    retry_non_idempotent: bool
+    max_retry_after: float
+    propagate: bool
+    breaker_options: dict[str, Any] | None
+    bulkhead: int | None
+    bulkhead_wait: float
+    hosts: dict[str, _Host] = field(default_factory=dict)
+
+    def host(self, url: httpx.URL) -> _Host:
+        key = f"{url.scheme}://{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
+        found = self.hosts.get(key)
+        if found is None:
+            breaker = None
+            if self.breaker_options is not None:
+                options = {"failure_result": _server_error, **self.breaker_options}
+                breaker = CircuitBreaker(key, **options)
+            bulkhead = None
+            if self.bulkhead is not None:
+                bulkhead = Bulkhead(key, max_concurrent=self.bulkhead, max_wait=self.bulkhead_wait)
+            found = self.hosts[key] = _Host(breaker, bulkhead)
+        return found
+
+    def prepare(self, request: httpx.Request) -> float | None:
+        """Headers to carry, and the timeout this request may use (None: the client's)."""
+        if self.propagate:
+            for name, value in outgoing_headers().items():
+                if name not in request.headers:
+                    request.headers[name] = value
+        limit = self.timeout
+        left = current_deadline()
+        if left is not None:
+            if left <= 0:
+                raise DeadlineExceeded(
+                    f"{request.method} {request.url}: the request's deadline passed "
+                    f"{-left:.3g} s ago; not sent"
+                )
+            limit = left if limit is None else min(limit, left)
+        if limit is not None:
+            request.extensions["timeout"] = {k: limit for k in ("connect", "read", "write", "pool")}
+        return limit
+
+    def again(self, attempt: int, retryable: bool) -> bool:
+        """Whether attempt ``attempt`` (0-based) may be followed by another."""
+        if not retryable or attempt + 1 >= self.attempts:
+            return False
+        return self.budget is None or self.budget.try_spend()
+
+    def may_retry(self, request: httpx.Request) -> bool:
+        return self.retry_non_idempotent or is_idempotent(request.method, request.headers)
+
+    def retry_delay(self, attempt: int, delays: list[float], retry_after: str | None) -> float:
+        delay = delays[attempt] if attempt < len(delays) else self.maximum
+        waited = parse_retry_after(retry_after)
+        if waited is not None:
+            delay = min(waited, self.max_retry_after)
+        left = current_deadline()
+        if left is not None and delay >= left:
+            return -1.0  # the wait alone would miss the deadline: stop retrying
+        return delay
+
+
+def _server_error(response: object) -> bool:
+    return isinstance(response, httpx.Response) and response.status_code >= 500
+
+
+def _policy(
+    *,
+    timeout: float | None,
+    attempts: int,
+    retry_statuses: Collection[int],
+    backoff: float,
+    max_backoff: float,
+    retry_budget: RetryBudget | None,
+    retry_non_idempotent: bool,
+    max_retry_after: float,
+    propagate: bool,
+    breaker: dict[str, Any] | bool,
+    bulkhead: int | None,
+    bulkhead_wait: float,
+) -> _Policy:
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+        raise UsageError(f"attempts must be a whole number >= 1, got {attempts!r}")
+    if bulkhead is not None and (not isinstance(bulkhead, int) or bulkhead < 1):
+        raise UsageError(f"bulkhead must be a number of concurrent calls >= 1, got {bulkhead!r}")
+    options: dict[str, Any] | None
+    if breaker is True:
+        options = {}
+    elif breaker is False:
+        options = None
+    elif isinstance(breaker, dict):
+        options = dict(breaker)
+    else:
+        raise UsageError("breaker must be True, False or a dict of CircuitBreaker options")
+    return _Policy(
+        timeout=None if timeout is None else seconds("timeout", timeout),
+        attempts=attempts,
+        statuses=frozenset(retry_statuses),
+        initial=seconds("backoff", backoff),
+        maximum=seconds("max_backoff", max_backoff),
+        budget=retry_budget,
+        retry_non_idempotent=retry_non_idempotent,
+        max_retry_after=seconds("max_retry_after", max_retry_after),
+        propagate=propagate,
+        breaker_options=options,
+        bulkhead=bulkhead,
+        bulkhead_wait=seconds("bulkhead_wait", bulkhead_wait),
+    )
+
+
+_DEFAULTS: dict[str, Any] = {
+    "timeout": None,
+    "attempts": 3,
+    "retry_statuses": (429, 502, 503, 504),
+    "backoff": 0.1,
+    "max_backoff": 5.0,
+    "retry_budget": None,
+    "retry_non_idempotent": False,
+    "max_retry_after": 30.0,
+    "propagate": True,
+    "breaker": True,
+    "bulkhead": None,
+    "bulkhead_wait": 0.0,
+}
+
+
+class ResilientTransport(httpx.BaseTransport):
+    """For ``httpx.Client``. Options (all keyword-only): ``timeout`` (seconds per attempt,
+    bounded by the request's deadline), ``attempts`` (3), ``retry_statuses``, ``backoff`` /
+    ``max_backoff`` (full jitter), ``retry_budget`` (a shared :class:`RetryBudget`),
+    ``retry_non_idempotent``, ``max_retry_after``, ``propagate`` (trace/deadline headers),
+    ``breaker`` (True, False, or a dict of :class:`CircuitBreaker` options applied per host),
+    ``bulkhead`` (max concurrent calls per host) and ``bulkhead_wait``."""
+
+    def __init__(self, transport: httpx.BaseTransport | None = None, **options: Any) -> None:
+        unknown = set(options) - set(_DEFAULTS)
+        if unknown:
+            raise UsageError(f"unknown options {sorted(unknown)}; known: {sorted(_DEFAULTS)}")
+        self._inner = transport or httpx.HTTPTransport()
+        self._policy = _policy(**{**_DEFAULTS, **options})
+
+    @classmethod
+    def for_async(
+        cls, transport: httpx.AsyncBaseTransport | None = None, **options: Any
+    ) -> AsyncResilientTransport:
+        return AsyncResilientTransport(transport, **options)
+
+    def breaker(self, host_url: str) -> CircuitBreaker | None:
+        return self._policy.host(httpx.URL(host_url)).breaker
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        policy = self._policy
+        host = policy.host(request.url)
+        retryable = policy.may_retry(request)
+        delays = list(
+            backoff_delays(policy.attempts, initial=policy.initial, maximum=policy.maximum)
+        )
+        if policy.budget is not None:
+            policy.budget.record_request()
+        attempt = 0
+        while True:
+            policy.prepare(request)
+            try:
+                response = self._once(host, request)
+            except httpx.TransportError as exc:
+                if not self._again(attempt, retryable or isinstance(exc, _NOT_SENT)):
+                    raise
+                delay = policy.retry_delay(attempt, delays, None)
+                if delay < 0:
+                    raise
+            else:
+                if response.status_code not in policy.statuses or not self._again(
+                    attempt, retryable
+                ):
+                    return response
+                delay = policy.retry_delay(attempt, delays, response.headers.get("retry-after"))
+                if delay < 0:
+                    return response
+                response.read()
+                response.close()
+            attempt += 1
+            sleep(delay)
+
+    def _again(self, attempt: int, retryable: bool) -> bool:
+        return self._policy.again(attempt, retryable)
+
+    def _once(self, host: _Host, request: httpx.Request) -> httpx.Response:
+        if host.bulkhead is None:
+            return self._guarded(host.breaker, request)
+        with host.bulkhead:
+            return self._guarded(host.breaker, request)
+
+    def _guarded(self, breaker: CircuitBreaker | None, request: httpx.Request) -> httpx.Response:
+        if breaker is None:
+            return self._inner.handle_request(request)
+        started = breaker.acquire()
+        try:
+            response = self._inner.handle_request(request)
+        except BaseException as exc:
+            breaker.on_error(started, exc)
+            raise
+        breaker.on_success(started, response)
+        return response
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class AsyncResilientTransport(httpx.AsyncBaseTransport):
+    """For ``httpx.AsyncClient``; the same options as :class:`ResilientTransport`."""
+
+    def __init__(self, transport: httpx.AsyncBaseTransport | None = None, **options: Any) -> None:
+        unknown = set(options) - set(_DEFAULTS)
+        if unknown:
+            raise UsageError(f"unknown options {sorted(unknown)}; known: {sorted(_DEFAULTS)}")
+        self._inner = transport or httpx.AsyncHTTPTransport()
+        self._policy = _policy(**{**_DEFAULTS, **options})
+
+    def breaker(self, host_url: str) -> CircuitBreaker | None:
+        return self._policy.host(httpx.URL(host_url)).breaker
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        policy = self._policy
+        host = policy.host(request.url)
+        retryable = policy.may_retry(request)
+        delays = list(
+            backoff_delays(policy.attempts, initial=policy.initial, maximum=policy.maximum)
+        )
+        if policy.budget is not None:
+            policy.budget.record_request()
+        attempt = 0
+        while True:
+            policy.prepare(request)
+            try:
+                response = await self._once(host, request)
+            except httpx.TransportError as exc:
+                if not self._again(attempt, retryable or isinstance(exc, _NOT_SENT)):
+                    raise
+                delay = policy.retry_delay(attempt, delays, None)
+                if delay < 0:
+                    raise
+            else:
+                if response.status_code not in policy.statuses or not self._again(
+                    attempt, retryable
+                ):
+                    return response
+                delay = policy.retry_delay(attempt, delays, response.headers.get("retry-after"))
+                if delay < 0:
+                    return response
+                await response.aread()
+                await response.aclose()
+            attempt += 1
+            await asleep(delay)
+
+    def _again(self, attempt: int, retryable: bool) -> bool:
+        return self._policy.again(attempt, retryable)
+
+    async def _once(self, host: _Host, request: httpx.Request) -> httpx.Response:
+        if host.bulkhead is None:
+            return await self._guarded(host.breaker, request)
+        async with host.bulkhead:
+            return await self._guarded(host.breaker, request)
+
+    async def _guarded(
+        self, breaker: CircuitBreaker | None, request: httpx.Request
+    ) -> httpx.Response:
+        if breaker is None:
+            return await self._inner.handle_async_request(request)
+        started = breaker.acquire()
+        try:
+            response = await self._inner.handle_async_request(request)
+        except BaseException as exc:
+            breaker.on_error(started, exc)
+            raise
+        breaker.on_success(started, response)
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()

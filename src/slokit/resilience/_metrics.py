@@ -1,0 +1,89 @@
+"""Prometheus metrics of the circuit breakers, read at scrape time from their statistics.
+
+Nothing is counted per call for this: a custom collector walks the breaker registry when
+Prometheus scrapes, so a breaker costs the same with or without metrics. prometheus-client is
+imported only by :func:`install_metrics`.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from slokit.errors import UsageError
+from slokit.resilience._breaker import BreakerRegistry, State, default_registry
+
+__all__ = ["install_metrics", "shared_errors"]
+
+_installed: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+_SHARED_SOURCES: list[Callable[[], dict[str, int]]] = []
+
+
+def shared_errors(source: Callable[[], dict[str, int]]) -> None:
+    """Register a source of "shared state unavailable" counts per breaker (Redis sync)."""
+    _SHARED_SOURCES.append(source)
+
+
+def _collector(breakers: BreakerRegistry) -> Any:
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+    from prometheus_client.registry import Collector
+
+    class BreakerCollector(Collector):
+        def collect(self) -> Iterator[Any]:
+            state = GaugeMetricFamily(
+                "slokit_circuit_breaker_state",
+                "1 for the state each circuit breaker is in, 0 for the others.",
+                labels=["breaker", "state"],
+            )
+            calls = CounterMetricFamily(
+                "slokit_circuit_breaker_calls",
+                "Calls through each circuit breaker by outcome (successful, failed, "
+                "not_permitted).",
+                labels=["breaker", "outcome"],
+            )
+            opened = CounterMetricFamily(
+                "slokit_circuit_breaker_opened",
+                "Times each circuit breaker opened.",
+                labels=["breaker"],
+            )
+            shared = CounterMetricFamily(
+                "slokit_circuit_breaker_shared_state_errors",
+                "Times a breaker could not reach its shared state (Redis) and used its own.",
+                labels=["breaker"],
+            )
+            for stats in breakers.snapshot():
+                for each in State:
+                    state.add_metric([stats.name, each.value], 1.0 if stats.state is each else 0.0)
+                calls.add_metric([stats.name, "successful"], stats.successful)
+                calls.add_metric([stats.name, "failed"], stats.failed)
+                calls.add_metric([stats.name, "not_permitted"], stats.not_permitted)
+                opened.add_metric([stats.name], stats.open_count)
+            errors: dict[str, int] = {}
+            for source in _SHARED_SOURCES:
+                for name, count in source().items():
+                    errors[name] = errors.get(name, 0) + count
+            for name, count in sorted(errors.items()):
+                shared.add_metric([name], count)
+            yield from (state, calls, opened, shared)
+
+    return BreakerCollector()
+
+
+def install_metrics(registry: Any = None, breakers: BreakerRegistry = default_registry) -> None:
+    """Expose every breaker of ``breakers`` in ``registry`` (default: prometheus-client's
+    REGISTRY). Calling it again for the same registry does nothing."""
+    try:
+        from prometheus_client import REGISTRY
+    except ImportError:
+        raise UsageError(
+            "breaker metrics need prometheus-client: pip install 'slokit[service]'"
+        ) from None
+    target = registry if registry is not None else REGISTRY
+    with _lock:
+        if _installed.get(target):
+            return
+        target.register(_collector(breakers))
+        _installed[target] = True
