@@ -58,6 +58,15 @@ async def status(code: int) -> JSONResponse:
     return JSONResponse({"status": code}, status_code=code)
 
 
+@app.get("/outgoing")
+async def outgoing() -> dict[str, Any]:
+    """What a call to another service made from here would carry."""
+    from slokit.asgi import outgoing_headers
+    from slokit.resilience import current_deadline
+
+    return {"headers": outgoing_headers(), "deadline": current_deadline()}
+
+
 @app.get("/log")
 async def log_something() -> dict[str, str]:
     app_log.info("handled inside the app")
