@@ -94,6 +94,7 @@ def test_quote(healthy: DemoServer) -> None:
     assert status == 200
     assert quote["sku"] == "A1"
     assert quote["price"] > 0
+    assert quote["stale"] is False
     # Prices are stable per SKU so runs are comparable.
     assert call(healthy, "GET", "/api/quotes/A1") == (200, quote)
     assert call(healthy, "GET", "/api/quotes/-bad-")[0] == 422
@@ -110,15 +111,43 @@ def quote_burst(server: DemoServer, n: int) -> tuple[list[int], list[float]]:
     return [s for s, _ in results], [t for _, t in results]
 
 
-def test_broken_provider_fails_about_30_percent_and_is_slow(healthy: DemoServer) -> None:
-    good_statuses, good_times = quote_burst(healthy, 300)
+def test_broken_provider_opens_the_breaker_and_answers_fast(healthy: DemoServer) -> None:
+    _good, good_times = quote_burst(healthy, 100)
     with DemoServer(broken=True) as broken:
         statuses, times = quote_burst(broken, 300)
-    assert set(statuses) <= {200, 502}
-    share = statuses.count(502) / len(statuses)
-    assert 0.15 <= share <= 0.45
-    assert good_statuses.count(502) / len(good_statuses) < 0.03
-    assert statistics.median(times) > 5 * statistics.median(good_times)
+        provider = call(broken, "GET", "/api/provider")[1]
+        health_status, health = call(broken, "GET", "/healthz")
+    # Never a good price to fall back on: 502, and fast once the breaker refuses the calls.
+    assert set(statuses) == {502}
+    assert provider["breaker"]["opened"] >= 1
+    assert provider["breaker"]["not_permitted"] > 150
+    assert provider["calls"] < 150  # the breaker spared the provider most calls
+    assert statistics.median(times) < 20 * max(statistics.median(good_times), 0.005)
+    assert health_status == 200
+    assert health["status"] == "warn"
+    assert "pricing-provider:circuitBreaker" in health["checks"]
+
+
+def test_an_outage_is_bridged_by_stale_answers_and_the_breaker_recovers() -> None:
+    with DemoServer(outage=(0.5, 2.5)) as server:
+        first = call(server, "GET", "/api/quotes/A1")
+        assert first[1]["stale"] is False
+        time.sleep(1.0)  # into the outage
+        during = [call(server, "GET", "/api/quotes/A1") for _ in range(30)]
+        assert all(status == 200 for status, _ in during)
+        assert any(body["stale"] for _, body in during)
+        assert all(body["price"] == first[1]["price"] for _, body in during)
+        limit = time.monotonic() + 20
+        while True:  # after the outage and the breaker's open time: fresh again
+            status, body = call(server, "GET", "/api/quotes/A1")
+            if status == 200 and not body["stale"]:
+                break
+            assert time.monotonic() < limit, "the breaker never closed after the outage"
+            time.sleep(0.2)
+        provider = call(server, "GET", "/api/provider")[1]
+    assert provider["breaker"]["opened"] >= 1
+    assert provider["breaker"]["state"] in ("closed", "half_open")
+    assert provider["stale_served"] > 0
 
 
 def connect_refused(port: int) -> bool:
@@ -204,6 +233,9 @@ def test_same_seed_gives_the_same_provider_failures() -> None:
     for _ in range(2):
         with DemoServer(seed=11) as server:
             statuses, _times = quote_burst(server, 1000)
-        counts.append(statuses.count(502))
+            provider = call(server, "GET", "/api/provider")[1]
+        # A failed call is answered with the last good price: never an error.
+        assert set(statuses) == {200}
+        counts.append(provider["failures"])
     assert counts[0] == counts[1]
     assert counts[0] < 20

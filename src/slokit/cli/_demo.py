@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from slokit.cli._app import _duration, app, execute
-from slokit.cli._common import err, fail, setup_logging
+from slokit.cli._common import err, fail, out, setup_logging
 from slokit.errors import SlokitError
 from slokit.load import RunOptions
 from slokit.spec import load_spec
@@ -17,7 +19,13 @@ from slokit.spec import load_spec
 @app.command()
 def demo(
     broken: Annotated[
-        bool, typer.Option("--break", help="Make the provider misbehave: the gates fail (exit 1).")
+        bool,
+        typer.Option(
+            "--break",
+            help="Give the provider a 10 s outage 5 s into the run: its breaker opens, stale "
+            "answers keep the service up, the checks gate fails (exit 1). With --serve: "
+            "broken for good.",
+        ),
     ] = False,
     serve: Annotated[
         bool, typer.Option("--serve", help="Only run the demo service, in the foreground.")
@@ -42,12 +50,35 @@ def demo(
         err.print(f"demo service on http://127.0.0.1:{port} (Ctrl-C stops it); spec: {spec_path()}")
         serve_demo(port=port, broken=broken)
         return
+    outage = OUTAGE if broken else None
     try:
         spec = load_spec(spec_path())
-        with DemoServer(broken=broken) as server:
-            err.print(f"demo service up at {server.url}" + (" (broken provider)" if broken else ""))
+        with DemoServer(outage=outage) as server:
+            note = f" (provider outage from {OUTAGE[0]:g} s to {OUTAGE[1]:g} s)" if broken else ""
+            err.print(f"demo service up at {server.url}{note}")
             options = RunOptions(workers=workers, duration=_duration(duration), target=server.url)
             results = execute(spec, scenarios=["mixed"], options=options, out_dir=out_dir)
+            _provider_summary(server.url)
     except SlokitError as exc:
         fail(exc)
     raise typer.Exit(results.exit_code)
+
+
+OUTAGE = (5.0, 15.0)
+"""Seconds after the provider's first call: long enough to see the breaker open and the
+stale answers, short enough to see it recover within the default 30 s run."""
+
+
+def _provider_summary(url: str) -> None:
+    """What the service's resilience did during the run, from its /api/provider."""
+    try:
+        with urllib.request.urlopen(f"{url}/api/provider", timeout=5) as response:
+            status = json.loads(response.read())
+    except (OSError, ValueError):
+        return  # the summary is a courtesy; the verdicts above are the result
+    breaker = status["breaker"]
+    out.print(
+        f"provider: {status['calls']:,} calls, {status['failures']:,} failed; breaker "
+        f"'pricing-provider' opened {breaker['opened']}x and is {breaker['state']}, refused "
+        f"{breaker['not_permitted']:,} calls; {status['stale_served']:,} stale answers served"
+    )

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import random
 import zlib
 from collections import OrderedDict
@@ -30,7 +31,10 @@ from fastapi import FastAPI, HTTPException, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from slokit.demo._provider import BROKEN, HEALTHY, ProviderError, QuoteProvider
+from slokit.demo._provider import HEALTHY, ProviderError, QuoteProvider
+from slokit.demo._quotes import guarded_quotes
+from slokit.errors import ResilienceError
+from slokit.resilience import served_stale
 
 __all__ = ["MAX_ORDERS", "create_app"]
 
@@ -67,13 +71,23 @@ class Order(BaseModel):
     created: str
 
 
-def create_app(*, broken: bool = False, seed: int = 7, instrumented: bool = True) -> FastAPI:
-    """Build a fresh demo app; ``broken=True`` makes the quote provider slow and failing;
+def create_app(
+    *,
+    broken: bool = False,
+    outage: tuple[float, float] | None = None,
+    seed: int = 7,
+    instrumented: bool = True,
+) -> FastAPI:
+    """Build a fresh demo app. ``broken=True``: the quote provider is slow and failing from
+    the start; ``outage=(start, end)``: only between those seconds after its first call.
     ``instrumented=False`` leaves out slokit's middleware (the benchmark's bare baseline)."""
     app = FastAPI(title="slokit demo: orders API", version="1")
     # One generator per route, so concurrent orders never shift the provider's sequence.
     order_rng = random.Random(f"{seed}:orders")
-    provider = QuoteProvider(BROKEN if broken else HEALTHY, random.Random(f"{seed}:provider"))
+    if broken:
+        outage = (0.0, math.inf)
+    provider = QuoteProvider(HEALTHY, random.Random(f"{seed}:provider"), outage=outage)
+    quotes = guarded_quotes(provider)
     orders: OrderedDict[str, Order] = OrderedDict()
     next_id = itertools.count(1)
     app.state.provider = provider
@@ -111,10 +125,33 @@ def create_app(*, broken: bool = False, seed: int = 7, instrumented: bool = True
         sku: Annotated[str, Path(pattern=SKU_PATTERN)],
     ) -> dict[str, Any] | JSONResponse:
         try:
-            quote = await provider.quote(sku)
-        except ProviderError as exc:
-            return JSONResponse({"detail": str(exc)}, status_code=502)
-        return {"sku": quote.sku, "price": quote.price, "currency": quote.currency}
+            quote = await quotes.price(sku)
+        except (ProviderError, ResilienceError) as exc:
+            # Nothing fresh and nothing stale: say so plainly (the provider never answered).
+            return JSONResponse({"detail": str(exc), "degraded": True}, status_code=502)
+        return {
+            "sku": quote.sku,
+            "price": quote.price,
+            "currency": quote.currency,
+            # The last good price, served while the provider fails or its breaker is open.
+            "stale": served_stale(),
+        }
+
+    @app.get("/api/provider")
+    async def provider_status() -> dict[str, Any]:
+        """How the provider and its guards are doing (the demo CLI prints it after a run)."""
+        stats = quotes.breaker.statistics()
+        cache = quotes.cache.statistics()
+        return {
+            "calls": provider.calls,
+            "failures": provider.failures,
+            "breaker": {
+                "state": stats.state.value,
+                "opened": stats.open_count,
+                "not_permitted": stats.not_permitted,
+            },
+            "stale_served": cache.stale_served,
+        }
 
     if instrumented:
         from slokit.asgi import instrument

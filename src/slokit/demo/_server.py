@@ -62,7 +62,12 @@ def _url(host: str, port: int) -> str:
 
 
 def serve(
-    host: str = "127.0.0.1", port: int = 8000, *, broken: bool = False, seed: int = 7
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    broken: bool = False,
+    outage: tuple[float, float] | None = None,
+    seed: int = 7,
 ) -> None:
     """Serve the demo with uvicorn in the foreground until SIGINT/SIGTERM.
 
@@ -85,7 +90,7 @@ def serve(
             url = _url(host, sock.getsockname()[1])
             print(f"slokit demo listening on {url}", file=sys.stderr, flush=True)
         config = uvicorn.Config(
-            create_app(broken=broken, seed=seed),
+            create_app(broken=broken, outage=outage, seed=seed),
             log_level="warning",
             access_log=False,
             loop="uvloop" if importlib.util.find_spec("uvloop") else "auto",
@@ -113,6 +118,17 @@ def _exit_when_stdin_closes() -> None:
     threading.Thread(target=watch, name="slokit-demo-parent-watch", daemon=True).start()
 
 
+def _window(text: str) -> tuple[float, float]:
+    start, sep, end = text.partition(":")
+    try:
+        window = (float(start), float(end))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected START:END in seconds, got {text!r}") from None
+    if not sep or window[0] < 0 or window[1] <= window[0]:
+        raise argparse.ArgumentTypeError(f"expected 0 <= START < END, got {text!r}")
+    return window
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m slokit.demo``."""
     parser = argparse.ArgumentParser(
@@ -122,13 +138,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
     parser.add_argument("--break", dest="broken", action="store_true", help="flaky provider")
+    parser.add_argument(
+        "--outage",
+        type=_window,
+        help="START:END seconds after the provider's first call during which it is broken",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--watch-stdin", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.watch_stdin:
         _exit_when_stdin_closes()
     try:
-        serve(args.host, args.port, broken=args.broken, seed=args.seed)
+        serve(args.host, args.port, broken=args.broken, outage=args.outage, seed=args.seed)
     except RunError as exc:
         print(f"slokit demo: {exc}", file=sys.stderr)
         cause = exc.__cause__
@@ -167,6 +188,7 @@ class DemoServer:
         self,
         *,
         broken: bool = False,
+        outage: tuple[float, float] | None = None,
         seed: int = 7,
         host: str = "127.0.0.1",
         port: int | None = None,
@@ -174,6 +196,7 @@ class DemoServer:
         grace: float = 5.0,
     ) -> None:
         self.broken = broken
+        self.outage = outage
         self.seed = seed
         self.host = host
         self._wanted_port = port
@@ -239,6 +262,8 @@ class DemoServer:
         cmd += ["--seed", str(self.seed), "--watch-stdin"]
         if self.broken:
             cmd.append("--break")
+        if self.outage is not None:
+            cmd += ["--outage", f"{self.outage[0]:g}:{self.outage[1]:g}"]
         # A file, not a pipe: nobody reads stderr while the server runs, and a full pipe blocks.
         # It lives as long as the process and is closed by _reap().
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
