@@ -23,6 +23,7 @@ from types import FrameType
 
 from _accuracy import FREEZE, PERIOD, RATE, Accuracy, accuracy_leg
 from _common import BENCH, Cores
+from _resilience import Timed, resilience_leg
 from _service import ROUTES, ServiceRow, service_leg
 from _throughput import Measured, throughput_leg
 
@@ -115,6 +116,28 @@ def report_service(rows: list[ServiceRow]) -> list[Bar]:
     return [Bar("slokit / bare", demo, demo is not None and demo >= SERVICE_BAR, rule)]
 
 
+def report_resilience(rows: list[Timed]) -> list[Bar]:
+    ns = {row.name: row.ns_per_call for row in rows}
+    bare = ns["bare call"]
+    print(f"\n{'wrapper':<24} {'ns/call':>9} {'overhead ns':>12}")
+    for row in rows:
+        base = ns["bare await"] if "async" in row.name else bare
+        overhead = "" if row.name.startswith("bare") else f"{row.ns_per_call - base:,.0f}"
+        print(f"{row.name:<24} {row.ns_per_call:>9,.0f} {overhead:>12}")
+    ours = ns["slokit breaker"] - bare
+    theirs = ns["pybreaker"] - bare
+    retry_ratio = (ns["tenacity retry"] - bare) / max(ns["slokit retry"] - bare, 1e-9)
+    print(f"(tenacity's retry wrapper costs {retry_ratio:,.0f}x slokit's)")
+    return [
+        Bar(
+            "breaker / pybreaker",
+            ours / theirs,
+            ours <= theirs,
+            "<= 1 (per-call overhead, closed state)",
+        )
+    ]
+
+
 def print_bars(bars: list[Bar]) -> None:
     print()
     for bar in bars:
@@ -129,7 +152,7 @@ def accuracy_seconds(seconds: float) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    parser.add_argument("--only", choices=["throughput", "accuracy", "service"])
+    parser.add_argument("--only", choices=["throughput", "accuracy", "service", "resilience"])
     parser.add_argument(
         "--seconds", type=float, default=8.0, help="length of each throughput leg (default 8)"
     )
@@ -147,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         "throughput": lambda work: _throughput(args.seconds, cores, work),
         "accuracy": lambda work: _accuracy(accuracy_seconds(args.seconds), cores, work),
         "service": lambda work: _service(args.seconds, args.rounds, cores, work),
+        "resilience": lambda _work: _resilience(),
     }
     bars: list[Bar] = []
     with _workdir(args.keep) as work:
@@ -182,6 +206,11 @@ def _service(seconds: float, rounds: int, cores: Cores, work: Path) -> list[Bar]
         f"prometheus-fastapi-instrumentator; wrk -c50, {rounds} rounds x {seconds:g} s =="
     )
     return report_service(service_leg(seconds, rounds, cores, work))
+
+
+def _resilience() -> list[Bar]:
+    print("\n== resilience: per-call cost of a breaker and a retry wrapper, no-op function ==")
+    return report_resilience(resilience_leg())
 
 
 @contextlib.contextmanager

@@ -30,7 +30,15 @@ def test_bench_runs_every_tool_and_prints_the_ratios() -> None:
         cwd=ROOT,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    for line in ("slokit / wrk", "slokit / locust", "p90", "p99", "arrival rate", "slokit / bare"):
+    for line in (
+        "slokit / wrk",
+        "slokit / locust",
+        "p90",
+        "p99",
+        "arrival rate",
+        "slokit / bare",
+        "breaker / pybreaker",
+    ):
         assert line in done.stdout, done.stdout
     rows = {line.split()[0]: line for line in done.stdout.splitlines() if line.strip()}
     for tool in ("wrk", "locust", "slokit", "/api/horoscopes/daily", "/items/42"):

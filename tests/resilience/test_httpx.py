@@ -318,7 +318,7 @@ def test_blank_idempotency_key_does_not_make_post_retryable(
     server: FaultServer, delays: list[float], mode: str
 ) -> None:
     key = new_key()
-    request = Req(f"{server.url}/status/503?key={key}", "POST", headers={"Idempotency-Key": " "})
+    request = Req(f"{server.url}/status/503?key={key}", "POST", headers={"Idempotency-Key": ""})
     assert response(one(mode, request)).status_code == 503
     assert server.count(key) == 1
 
@@ -620,9 +620,9 @@ def test_bulkhead_async_admits_max_concurrent_and_rejects_the_rest(server: Fault
             return await asyncio.gather(*tasks, return_exceptions=True)  # type: ignore[arg-type]
 
     outcomes = asyncio.run(main())
-    assert sorted(type(o).__name__ for o in outcomes) == ["BulkheadFullError"] * 3 + [
-        "Response"
-    ] * 2
+    assert (
+        sorted(type(o).__name__ for o in outcomes) == ["BulkheadFullError"] * 3 + ["Response"] * 2
+    )
     assert all(response(o).status_code == 200 for o in outcomes if isinstance(o, httpx.Response))
     assert server.count(key) == 2  # the rejected ones never reached the server
 
@@ -646,16 +646,18 @@ def test_bulkhead_threads_admits_max_concurrent_and_rejects_the_rest(server: Fau
             thread.start()
         try:
             wait_until(
-                lambda: sum(isinstance(o, BulkheadFullError) for o in outcomes) == 3
-                and server.count(key) == 2
+                lambda: (
+                    sum(isinstance(o, BulkheadFullError) for o in outcomes) == 3
+                    and server.count(key) == 2
+                )
             )
         finally:
             server.release(key)
             for thread in threads:
                 thread.join(HANG)
-    assert sorted(type(o).__name__ for o in outcomes) == ["BulkheadFullError"] * 3 + [
-        "Response"
-    ] * 2
+    assert (
+        sorted(type(o).__name__ for o in outcomes) == ["BulkheadFullError"] * 3 + ["Response"] * 2
+    )
     assert server.count(key) == 2
 
 
