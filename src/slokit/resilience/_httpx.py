@@ -12,7 +12,10 @@ budget respected, and only for idempotent requests (GET, HEAD, PUT, DELETE, OPTI
 method with an ``Idempotency-Key`` header) unless ``retry_non_idempotent=True``; a connection
 that could not even be opened is retried for any method, since nothing was sent. The
 response is returned as the server gave it: a last 503 is returned, not raised. Guard errors
-(``CircuitOpenError`` ...) are raised as they are, never wrapped, so callers can fall back.
+(``CircuitOpenError`` ...) are raised as they are, never wrapped, so callers can fall back;
+a breaker that opens between two attempts ends the retries that way too. The bulkhead slot is
+held until the response body is closed (also for streamed responses); the breaker judges a
+call by its status, when the headers arrive.
 
 Outgoing requests also carry the current trace context, request id and deadline
 (``traceparent``, ``x-request-id``, ``x-request-deadline``) when a slokit service serves them.
@@ -20,7 +23,8 @@ Outgoing requests also carry the current trace context, request id and deadline
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import threading
+from collections.abc import AsyncIterator, Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,19 +65,25 @@ class _Policy:
     bulkhead: int | None
     bulkhead_wait: float
     hosts: dict[str, _Host] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def host(self, url: httpx.URL) -> _Host:
         key = f"{url.scheme}://{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
         found = self.hosts.get(key)
         if found is None:
-            breaker = None
-            if self.breaker_options is not None:
-                options = {"failure_result": _server_error, **self.breaker_options}
-                breaker = CircuitBreaker(key, **options)
-            bulkhead = None
-            if self.bulkhead is not None:
-                bulkhead = Bulkhead(key, max_concurrent=self.bulkhead, max_wait=self.bulkhead_wait)
-            found = self.hosts[key] = _Host(breaker, bulkhead)
+            with self.lock:  # two threads' first calls to a host must build one _Host
+                found = self.hosts.get(key)
+                if found is None:
+                    breaker = None
+                    if self.breaker_options is not None:
+                        options = {"failure_result": _server_error, **self.breaker_options}
+                        breaker = CircuitBreaker(key, **options)
+                    bulkhead = None
+                    if self.bulkhead is not None:
+                        bulkhead = Bulkhead(
+                            key, max_concurrent=self.bulkhead, max_wait=self.bulkhead_wait
+                        )
+                    found = self.hosts[key] = _Host(breaker, bulkhead)
         return found
 
     def prepare(self, request: httpx.Request) -> float | None:
@@ -92,14 +102,26 @@ class _Policy:
                 )
             limit = left if limit is None else min(limit, left)
         if limit is not None:
-            request.extensions["timeout"] = {k: limit for k in ("connect", "read", "write", "pool")}
+            given = request.extensions.get("timeout", {}) if self.timeout is None else {}
+            request.extensions["timeout"] = {
+                k: limit if given.get(k) is None else min(limit, given[k])
+                for k in ("connect", "read", "write", "pool")
+            }
         return limit
 
-    def again(self, attempt: int, retryable: bool) -> bool:
-        """Whether attempt ``attempt`` (0-based) may be followed by another."""
+    def next_delay(
+        self, attempt: int, retryable: bool, delays: list[float], retry_after: str | None
+    ) -> float | None:
+        """Seconds to wait before attempt ``attempt + 1``, or None: no more attempts. The
+        budget is asked last, so a retry the deadline forbids does not spend it."""
         if not retryable or attempt + 1 >= self.attempts:
-            return False
-        return self.budget is None or self.budget.try_spend()
+            return None
+        delay = self.retry_delay(attempt, delays, retry_after)
+        if delay < 0:
+            return None
+        if self.budget is not None and not self.budget.try_spend():
+            return None
+        return delay
 
     def may_retry(self, request: httpx.Request) -> bool:
         return self.retry_non_idempotent or is_idempotent(request.method, request.headers)
@@ -113,6 +135,43 @@ class _Policy:
         if left is not None and delay >= left:
             return -1.0  # the wait alone would miss the deadline: stop retrying
         return delay
+
+
+class _Releasing(httpx.SyncByteStream):
+    """The response body, giving the bulkhead slot back once, when it is closed."""
+
+    def __init__(self, inner: Any, release: Callable[[], None]) -> None:
+        self._inner = inner
+        self._release: Callable[[], None] | None = release
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._inner
+
+    def close(self) -> None:
+        try:
+            self._inner.close()
+        finally:
+            release, self._release = self._release, None
+            if release is not None:
+                release()
+
+
+class _AsyncReleasing(httpx.AsyncByteStream):
+    def __init__(self, inner: Any, release: Callable[[], None]) -> None:
+        self._inner = inner
+        self._release: Callable[[], None] | None = release
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._inner:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self._inner.aclose()
+        finally:
+            release, self._release = self._release, None
+            if release is not None:
+                release()
 
 
 def _server_error(response: object) -> bool:
@@ -136,7 +195,9 @@ def _policy(
 ) -> _Policy:
     if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
         raise UsageError(f"attempts must be a whole number >= 1, got {attempts!r}")
-    if bulkhead is not None and (not isinstance(bulkhead, int) or bulkhead < 1):
+    if bulkhead is not None and (
+        isinstance(bulkhead, bool) or not isinstance(bulkhead, int) or bulkhead < 1
+    ):
         raise UsageError(f"bulkhead must be a number of concurrent calls >= 1, got {bulkhead!r}")
     options: dict[str, Any] | None
     if breaker is True:
@@ -145,6 +206,10 @@ def _policy(
         options = None
     elif isinstance(breaker, dict):
         options = dict(breaker)
+        try:  # fail here, not at the first request to each host
+            CircuitBreaker("options-check", **{**options, "registry": None})
+        except TypeError as exc:
+            raise UsageError(f"breaker options must be CircuitBreaker options: {exc}") from None
     else:
         raise UsageError("breaker must be True, False or a dict of CircuitBreaker options")
     return _Policy(
@@ -218,32 +283,35 @@ class ResilientTransport(httpx.BaseTransport):
             try:
                 response = self._once(host, request)
             except httpx.TransportError as exc:
-                if not self._again(attempt, retryable or isinstance(exc, _NOT_SENT)):
-                    raise
-                delay = policy.retry_delay(attempt, delays, None)
-                if delay < 0:
+                sent = not isinstance(exc, _NOT_SENT)
+                delay = policy.next_delay(attempt, retryable or not sent, delays, None)
+                if delay is None:
                     raise
             else:
-                if response.status_code not in policy.statuses or not self._again(
-                    attempt, retryable
-                ):
+                if response.status_code not in policy.statuses:
                     return response
-                delay = policy.retry_delay(attempt, delays, response.headers.get("retry-after"))
-                if delay < 0:
+                retry_after = response.headers.get("retry-after")
+                delay = policy.next_delay(attempt, retryable, delays, retry_after)
+                if delay is None:
                     return response
                 response.read()
                 response.close()
             attempt += 1
             sleep(delay)
 
-    def _again(self, attempt: int, retryable: bool) -> bool:
-        return self._policy.again(attempt, retryable)
-
     def _once(self, host: _Host, request: httpx.Request) -> httpx.Response:
-        if host.bulkhead is None:
+        bulkhead = host.bulkhead
+        if bulkhead is None:
             return self._guarded(host.breaker, request)
-        with host.bulkhead:
-            return self._guarded(host.breaker, request)
+        bulkhead.__enter__()
+        try:
+            response = self._guarded(host.breaker, request)
+        except BaseException:
+            bulkhead.__exit__(None, None, None)
+            raise
+        # The slot is held until the body has been read and closed, not just the headers.
+        response.stream = _Releasing(response.stream, lambda: bulkhead.__exit__(None, None, None))
+        return response
 
     def _guarded(self, breaker: CircuitBreaker | None, request: httpx.Request) -> httpx.Response:
         if breaker is None:
@@ -289,32 +357,36 @@ class AsyncResilientTransport(httpx.AsyncBaseTransport):
             try:
                 response = await self._once(host, request)
             except httpx.TransportError as exc:
-                if not self._again(attempt, retryable or isinstance(exc, _NOT_SENT)):
-                    raise
-                delay = policy.retry_delay(attempt, delays, None)
-                if delay < 0:
+                sent = not isinstance(exc, _NOT_SENT)
+                delay = policy.next_delay(attempt, retryable or not sent, delays, None)
+                if delay is None:
                     raise
             else:
-                if response.status_code not in policy.statuses or not self._again(
-                    attempt, retryable
-                ):
+                if response.status_code not in policy.statuses:
                     return response
-                delay = policy.retry_delay(attempt, delays, response.headers.get("retry-after"))
-                if delay < 0:
+                retry_after = response.headers.get("retry-after")
+                delay = policy.next_delay(attempt, retryable, delays, retry_after)
+                if delay is None:
                     return response
                 await response.aread()
                 await response.aclose()
             attempt += 1
             await asleep(delay)
 
-    def _again(self, attempt: int, retryable: bool) -> bool:
-        return self._policy.again(attempt, retryable)
-
     async def _once(self, host: _Host, request: httpx.Request) -> httpx.Response:
-        if host.bulkhead is None:
+        bulkhead = host.bulkhead
+        if bulkhead is None:
             return await self._guarded(host.breaker, request)
-        async with host.bulkhead:
-            return await self._guarded(host.breaker, request)
+        await bulkhead.__aenter__()
+        try:
+            response = await self._guarded(host.breaker, request)
+        except BaseException:
+            await bulkhead.__aexit__(None, None, None)
+            raise
+        response.stream = _AsyncReleasing(
+            response.stream, lambda: bulkhead.__exit__(None, None, None)
+        )
+        return response
 
     async def _guarded(
         self, breaker: CircuitBreaker | None, request: httpx.Request
