@@ -522,3 +522,48 @@ def test_spec_round_trips_through_model_dump() -> None:
     dumped = spec.model_dump(mode="json", by_alias=True)
     assert "base_dir" not in dumped
     assert Spec.model_validate(dumped) == spec
+
+
+def test_rules_fields_parse_with_their_defaults() -> None:
+    from slokit.spec import parse_spec
+
+    spec = parse_spec(
+        """
+service: orders
+prometheus: {selector: 'job="orders",env="prod"'}
+alerting: {runbook: "https://wiki.example/slo", labels: {team: payments}}
+slos:
+  custom:
+    objective: 99.5%
+    sli: {bad: 'sum(rate(errors_total[$window]))', total: 'sum(rate(requests_total[$window]))'}
+    alerting: {ticket: false, page_for: 5m}
+  plain: {objective: 99%}
+"""
+    )
+    assert spec.prometheus.selector == 'job="orders",env="prod"'
+    assert spec.alerting.labels == {"team": "payments"}
+    assert spec.alerting.page_for == 120.0
+    custom = spec.slos["custom"]
+    assert custom.sli is not None
+    assert custom.sli.good is None
+    assert custom.alerting is not None
+    assert (custom.alerting.ticket, custom.alerting.page_for) == (False, 300.0)
+    assert spec.slos["plain"].alerting is None
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ("slos: {a: {objective: 99%, sli: {total: 't[$window]'}}}", "exactly one of good and bad"),
+        ("slos: {a: {objective: 99%, sli: {good: 'g[5m]', total: 't[$window]'}}}", "no $window"),
+        ("prometheus: {selector: '{job=\"x\"}'}", "without braces"),
+        ("alerting: {page_for: soon}", "invalid duration"),
+    ],
+)
+def test_rules_fields_reject_what_cannot_work(body: str, fragment: str) -> None:
+    from slokit.errors import SpecError
+    from slokit.spec import parse_spec
+
+    with pytest.raises(SpecError) as info:
+        parse_spec("service: s\n" + body + "\n")
+    assert fragment in str(info.value)

@@ -8,6 +8,9 @@ from pathlib import Path
 import slokit.spec
 
 PUBLIC = {
+    "Alerting",
+    "Prometheus",
+    "SLIQuery",
     "SLO",
     "STARTER_SPEC",
     "Check",

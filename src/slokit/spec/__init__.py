@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from slokit.spec._gates import Gate
 from slokit.spec._loader import load_spec, parse_spec
-from slokit.spec._models import SLO, Dependency, Guards, RateLimit, Spec
+from slokit.spec._models import (
+    SLO,
+    Alerting,
+    Dependency,
+    Guards,
+    Prometheus,
+    RateLimit,
+    SLIQuery,
+    Spec,
+)
 from slokit.spec._route import Route
 from slokit.spec._scenarios import (
     ConstantArrivalRate,
@@ -36,6 +45,7 @@ from slokit.spec._units import (
 # Plain sorted() order, which the repo-wide public-API test checks (ruff's RUF022 would put
 # the all-caps names first).
 __all__ = [
+    "Alerting",
     "Check",
     "ConstantArrivalRate",
     "ConstantVUs",
@@ -44,11 +54,13 @@ __all__ = [
     "Gate",
     "Guards",
     "PerVUIterations",
+    "Prometheus",
     "RampingArrivalRate",
     "RampingVUs",
     "RateLimit",
     "RateStage",
     "Route",
+    "SLIQuery",
     "SLO",
     "STARTER_SPEC",
     "Scenario",

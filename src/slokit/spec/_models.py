@@ -21,9 +21,48 @@ from slokit.spec._units import (
     parse_quota,
 )
 
-__all__ = ["SLO", "Dependency", "Guards", "RateLimit", "Spec"]
+__all__ = ["SLO", "Alerting", "Dependency", "Guards", "Prometheus", "RateLimit", "SLIQuery", "Spec"]
 
 _THIRTY_DAYS = 30 * 86400.0
+
+
+_WINDOW_HELP = "write $window where the range goes, e.g. sum(rate(x_total[$window]))"
+
+
+class SLIQuery(SpecModel):
+    """An SLI in your own PromQL, for services whose metrics slokit.asgi does not export:
+    ``good`` (or ``bad``) and ``total`` events, with ``$window`` where the range goes."""
+
+    good: str | None = None
+    bad: str | None = None
+    total: str
+
+    @classmethod
+    def _prepare(cls, data: dict[Any, Any]) -> tuple[dict[Any, Any], list[Issue]]:
+        problems = []
+        given = [k for k in ("good", "bad") if data.get(k) is not None]
+        if len(given) != 1:
+            got = " and ".join(given) if given else "neither"
+            problems.append(issue((), f"an SLI needs exactly one of good and bad; got {got}"))
+        for key in ("good", "bad", "total"):
+            value = data.get(key)
+            if isinstance(value, str) and "$window" not in value:
+                problems.append(issue((key,), f"the query has no $window; {_WINDOW_HELP}", value))
+        return data, problems
+
+
+class Alerting(SpecModel):
+    """How burn-rate alerts are labelled and when they fire (``slokit rules``)."""
+
+    page: bool = True
+    """Fast-burn alerts (2% of the budget in 1 h, 5% in 6 h): wake someone up."""
+    ticket: bool = True
+    """Slow-burn alerts (10% in 1 d, 10% in 3 d): look at it during working hours."""
+    page_for: Duration = 120.0
+    ticket_for: Duration = 900.0
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    runbook: Url | None = None
 
 
 class SLO(SpecModel):
@@ -31,6 +70,7 @@ class SLO(SpecModel):
 
     With ``latency`` set, good means "answered within ``latency``" (a latency SLO);
     otherwise good means "not a 5xx or a failed connection" (an availability SLO).
+    ``sli`` replaces both with your own PromQL for ``slokit rules`` and ``slokit budget``.
     """
 
     objective: Objective
@@ -38,6 +78,9 @@ class SLO(SpecModel):
     route: Route | None = None
     latency: PositiveDuration | None = None
     description: str | None = None
+    sli: SLIQuery | None = None
+    alerting: Alerting | None = None
+    """Overrides the spec's ``alerting`` for this SLO (whole, not merged)."""
 
     @property
     def kind(self) -> Literal["latency", "availability"]:
@@ -158,6 +201,24 @@ def _version(value: Any) -> int:
     return version
 
 
+class Prometheus(SpecModel):
+    """Where the service's metrics are in Prometheus."""
+
+    selector: str | None = None
+    """Label matchers added to every slokit query, e.g. ``job="orders-api"``."""
+
+    @classmethod
+    def _prepare(cls, data: dict[Any, Any]) -> tuple[dict[Any, Any], list[Issue]]:
+        selector = data.get("selector")
+        if isinstance(selector, str) and (selector.strip().startswith("{") or "}" in selector):
+            message = (
+                f"invalid selector {selector!r}: give the matchers without braces, "
+                'e.g. job="orders-api",env="prod"'
+            )
+            return data, [issue(("selector",), message, selector)]
+        return data, []
+
+
 class Spec(SpecModel):
     """A whole ``slokit.yaml``: what the service promises, needs, and how to load it."""
 
@@ -174,6 +235,8 @@ class Spec(SpecModel):
     dependencies: Annotated[dict[Name, Dependency], _empty_as(dict)] = Field(default_factory=dict)
     guards: Annotated[Guards, _empty_as(Guards)] = Field(default_factory=Guards)
     scenarios: Annotated[dict[Name, Scenario], _empty_as(dict)] = Field(default_factory=dict)
+    prometheus: Annotated[Prometheus, _empty_as(Prometheus)] = Field(default_factory=Prometheus)
+    alerting: Annotated[Alerting, _empty_as(Alerting)] = Field(default_factory=Alerting)
     base_dir: SkipJsonSchema[str] = Field(default=".", exclude=True)
     """Directory of the spec file; scripts and data files are relative to it."""
 

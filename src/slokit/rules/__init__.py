@@ -1,0 +1,10 @@
+"""SLOs in production: Prometheus rules and alerts, error-budget reports, Grafana, OpenSLO.
+
+All generated from the same ``slokit.yaml`` the load tests and the service middleware read.
+"""
+
+from slokit.rules._promtool import render_tests
+from slokit.rules._rules import render_rules, rule_groups
+from slokit.rules._sli import SLIQueries, sli_queries
+
+__all__ = ["SLIQueries", "render_rules", "render_tests", "rule_groups", "sli_queries"]
