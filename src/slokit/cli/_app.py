@@ -161,4 +161,6 @@ def init(
     out.print(f"wrote {path}: edit the target and SLOs, then `slokit run {path}`")
 
 
-from slokit.cli import _demo as _demo  # noqa: E402  (registers the demo command on app)
+# Importing these registers their commands on app.
+from slokit.cli import _demo as _demo  # noqa: E402
+from slokit.cli import _rules as _rules  # noqa: E402

@@ -34,11 +34,12 @@ DURATION_METRIC = "http_request_duration_seconds"
 
 
 def prom_duration(seconds: float) -> str:
-    """A PromQL duration: ``300`` -> ``5m``, ``2592000`` -> ``30d``, ``0.5`` -> ``500ms``."""
+    """A PromQL duration: ``300`` -> ``5m``, ``2592000`` -> ``30d`` (days, as SLO windows are
+    written, never weeks), ``0.5`` -> ``500ms``."""
     if seconds <= 0:
         raise ValueError(f"a window must be positive, got {seconds}")
     ms = round(seconds * 1000)
-    for unit, size in (("w", 604_800_000), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000)):
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000)):
         if ms % size == 0:
             return f"{ms // size}{unit}"
     if ms % 1000 == 0:

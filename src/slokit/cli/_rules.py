@@ -1,0 +1,76 @@
+"""``slokit rules``: the Prometheus rule file (and its promtool tests) from the spec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from slokit.cli._app import SpecArg, app
+from slokit.cli._common import err, fail, out
+from slokit.errors import SlokitError, UsageError
+from slokit.rules import render_rules, render_tests
+from slokit.spec import load_spec
+
+
+def _buckets(text: str | None) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise UsageError(
+            f"--buckets {text!r}: give the histogram's bucket edges in seconds, e.g. "
+            "0.05,0.1,0.25,0.5,1"
+        ) from None
+
+
+@app.command()
+def rules(
+    spec: SpecArg,
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Write the rule file here (default: standard output)."),
+    ] = None,
+    test: Annotated[
+        bool,
+        typer.Option(
+            "--test",
+            help="Also write promtool unit tests next to the rule file (needs --out): "
+            "run `promtool test rules FILE.test.yml`.",
+        ),
+    ] = False,
+    buckets: Annotated[
+        str | None,
+        typer.Option(
+            "--buckets",
+            help="Bucket edges (seconds, comma-separated) of a histogram that is not slokit's: "
+            "each latency threshold must be one of them.",
+        ),
+    ] = None,
+) -> None:
+    """Write Prometheus recording rules and burn-rate alerts for the SLOs in SPEC."""
+    try:
+        loaded = load_spec(spec)
+        if not loaded.slos:
+            raise UsageError(f"{spec} has no SLOs: add some under `slos:` to get rules")
+        if test and out_file is None:
+            raise UsageError("--test writes a file next to the rule file: give --out FILE too")
+        text = render_rules(loaded, _buckets(buckets), source=str(spec))
+        if out_file is None:
+            typer.echo(text, nl=False)
+            return
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        out_file.write_text(text, encoding="utf-8")
+        written = [out_file]
+        if test:
+            tests, notes = render_tests(loaded, out_file.name)
+            test_file = out_file.with_name(out_file.stem + ".test.yml")
+            test_file.write_text(tests, encoding="utf-8")
+            written.append(test_file)
+            for note in notes:
+                err.print(f"[yellow]note:[/] {note}")
+    except SlokitError as exc:
+        fail(exc)
+    out.print("wrote " + ", ".join(str(p) for p in written))
