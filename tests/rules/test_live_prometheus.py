@@ -37,10 +37,12 @@ slos:
   quotes-errors: {route: "GET /api/quotes/{sku}", objective: 99%}
 scenarios:
   exact:
-    executor: per-vu-iterations
-    vus: 4
-    iterations: 30
-    max_duration: 60s
+    # Six seconds, not one burst: a series Prometheus first sees at its final value shows
+    # no increase at all, so the load must span several scrapes, as real traffic does.
+    executor: constant-arrival-rate
+    rate: 20/s
+    duration: 6s
+    max_vus: 20
     flow:
       - get: /api/horoscopes/daily
       - get: /api/quotes/A1
@@ -152,12 +154,13 @@ def test_recorded_slis_match_slokit_and_the_fast_burn_alert_goes_pending(
             'sum(http_requests_total{status!~"5.."}) / sum(http_requests_total)'
         )
         assert raw_availability == pytest.approx(verdicts["availability"]["observed"], abs=1e-9)
-        # And the recording rules, which extrapolate increase() to the window's edges, agree.
+        # And the recording rules agree, to the precision increase() has: it extrapolates
+        # each series to the window's edges from 1 s samples.
         for slo in ("availability", "daily-latency", "quotes-errors"):
             metric = f'slokit:sli_error:ratio_rate5m{{slo="{slo}"}}'
             prometheus.wait(lambda m=metric: prometheus.query(m) is not None, f"{slo} recorded")
             recorded = 1.0 - (prometheus.query(metric) or 0.0)
-            assert recorded == pytest.approx(verdicts[slo]["observed"], abs=0.02), slo
+            assert recorded == pytest.approx(verdicts[slo]["observed"], abs=0.05), slo
         budget = prometheus.query('slokit:slo_error_budget_remaining:ratio{slo="quotes-errors"}')
         assert budget is not None
         assert budget > 0.5
@@ -168,7 +171,8 @@ def test_recorded_slis_match_slokit_and_the_fast_burn_alert_goes_pending(
         broken.start()
         demo = broken
         prometheus.wait(lambda: prometheus.query('up{job="demo"}') == 1.0, "the broken demo up")
-        run_slokit("run", str(spec_file), "--target", demo.url, "-w", "1", "-q")
+        broken_run = run_slokit("run", str(spec_file), "--target", demo.url, "-w", "1", "-q")
+        assert broken_run.returncode in (0, 1), broken_run.stdout + broken_run.stderr
 
         def fast_burn() -> str | None:
             alerts = prometheus.get("/api/v1/alerts") or {"data": {"alerts": []}}
@@ -178,7 +182,17 @@ def test_recorded_slis_match_slokit_and_the_fast_burn_alert_goes_pending(
                     return str(alert["state"])
             return None
 
-        prometheus.wait(lambda: fast_burn() in ("pending", "firing"), "SLOFastBurn pending")
+        try:
+            prometheus.wait(lambda: fast_burn() in ("pending", "firing"), "SLOFastBurn pending")
+        except AssertionError:
+            for q in (
+                'slokit:sli_error:ratio_rate5m{slo="quotes-errors"}',
+                'slokit:sli_error:ratio_rate1h{slo="quotes-errors"}',
+                "sum by (status, route) (http_requests_total)",
+            ):
+                print(q, prometheus.get("/api/v1/query?" + urllib.parse.urlencode({"query": q})))
+            print(broken_run.stdout[-3000:])
+            raise
         ratio = prometheus.query('slokit:sli_error:ratio_rate5m{slo="quotes-errors"}')
         assert ratio is not None
         assert ratio > 0.144  # over the page threshold: 14.4 x the 1 % budget
