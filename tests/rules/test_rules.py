@@ -207,3 +207,27 @@ def test_cli_writes_rules_and_tests(tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert "not a bucket edge" in bad.stderr
     assert run_slokit("rules", str(spec_path()), "--test").returncode == 2
+
+
+def test_cli_grafana_and_openslo_round_trip(tmp_path: Path) -> None:
+    import json
+
+    board = run_slokit("grafana", str(spec_path()), "--out", str(tmp_path / "board.json"))
+    assert board.returncode == 0, board.stderr
+    assert json.loads((tmp_path / "board.json").read_text())["title"] == "demo-orders SLOs"
+    exported = run_slokit("openslo", "export", str(spec_path()), "-o", str(tmp_path / "o.yaml"))
+    assert exported.returncode == 0, exported.stderr
+    imported = run_slokit("openslo", "import", str(tmp_path / "o.yaml"), "-o",
+                          str(tmp_path / "back.yaml"))  # fmt: skip
+    assert imported.returncode == 0, imported.stderr
+    assert "not mapped" in imported.stderr  # e.g. the notification targets, said plainly
+    back = load_spec(tmp_path / "back.yaml")
+    original = load_spec(spec_path())
+    assert {n: s.objective for n, s in back.slos.items()} == {
+        n: s.objective for n, s in original.slos.items()
+    }
+    garbage = tmp_path / "garbage.yaml"
+    garbage.write_text("kind: [unclosed\n")
+    failed = run_slokit("openslo", "import", str(garbage))
+    assert failed.returncode == 2
+    assert "Traceback" not in failed.stderr

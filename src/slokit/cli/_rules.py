@@ -10,7 +10,13 @@ import typer
 from slokit.cli._app import SpecArg, app
 from slokit.cli._common import err, fail, out
 from slokit.errors import SlokitError, UsageError
-from slokit.rules import render_rules, render_tests
+from slokit.rules import (
+    export_openslo,
+    import_openslo,
+    render_dashboard,
+    render_rules,
+    render_tests,
+)
 from slokit.spec import load_spec
 
 
@@ -74,3 +80,70 @@ def rules(
     except SlokitError as exc:
         fail(exc)
     out.print("wrote " + ", ".join(str(p) for p in written))
+
+
+@app.command()
+def grafana(
+    spec: SpecArg,
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Write the dashboard JSON here (default: stdout)."),
+    ] = None,
+    title: Annotated[str | None, typer.Option("--title", help="Dashboard title.")] = None,
+) -> None:
+    """Write a Grafana dashboard for the SLOs in SPEC (load `slokit rules` output too)."""
+    try:
+        text = render_dashboard(load_spec(spec), title=title)
+    except SlokitError as exc:
+        fail(exc)
+    _emit(text, out_file)
+
+
+openslo_app = typer.Typer(help="Convert between slokit specs and OpenSLO v1 documents.")
+app.add_typer(openslo_app, name="openslo")
+
+
+@openslo_app.command("export")
+def openslo_export(
+    spec: SpecArg,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the YAML here (default: stdout).")
+    ] = None,
+) -> None:
+    """Write the SLOs of SPEC as OpenSLO v1 documents."""
+    try:
+        text = export_openslo(load_spec(spec))
+    except SlokitError as exc:
+        fail(exc)
+    _emit(text, out_file)
+
+
+@openslo_app.command("import")
+def openslo_import(
+    source: Annotated[Path, typer.Argument(help="OpenSLO v1 YAML file.", show_default=False)],
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Write the slokit spec here (default: stdout)."),
+    ] = None,
+) -> None:
+    """Turn OpenSLO v1 documents into a slokit spec, saying what could not be mapped."""
+    try:
+        try:
+            text = source.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read {source}: {exc}") from None
+        spec_text, notes = import_openslo(text)
+    except SlokitError as exc:
+        fail(exc)
+    for note in notes:
+        err.print(f"[yellow]not mapped:[/] {note}", soft_wrap=True)
+    _emit(spec_text, out_file)
+
+
+def _emit(text: str, out_file: Path | None) -> None:
+    if out_file is None:
+        typer.echo(text, nl=not text.endswith("\n"))
+        return
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    out_file.write_text(text, encoding="utf-8")
+    out.print(f"wrote {out_file}")

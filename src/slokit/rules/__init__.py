@@ -3,8 +3,20 @@
 All generated from the same ``slokit.yaml`` the load tests and the service middleware read.
 """
 
+from slokit.rules._grafana import dashboard, render_dashboard
+from slokit.rules._openslo import export_openslo, import_openslo
 from slokit.rules._promtool import render_tests
 from slokit.rules._rules import render_rules, rule_groups
 from slokit.rules._sli import SLIQueries, sli_queries
 
-__all__ = ["SLIQueries", "render_rules", "render_tests", "rule_groups", "sli_queries"]
+__all__ = [
+    "SLIQueries",
+    "dashboard",
+    "export_openslo",
+    "import_openslo",
+    "render_dashboard",
+    "render_rules",
+    "render_tests",
+    "rule_groups",
+    "sli_queries",
+]
