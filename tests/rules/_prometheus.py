@@ -107,8 +107,8 @@ class Prometheus:
             if self._wait_ready():
                 return
             self._reap()
-        log = self._log.read_text(errors="replace")[-2000:]
-        raise RuntimeError(f"Prometheus did not become ready; its log ends with:\n{log}")
+        tail = self._log.read_text(errors="replace")[-2000:]
+        raise RuntimeError(f"Prometheus did not become ready; its log ends with:\n{tail}")
 
     def _wait_ready(self) -> bool:
         assert self._proc is not None

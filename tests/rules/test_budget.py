@@ -16,12 +16,14 @@ import http.server
 import io
 import json
 import math
+import operator
 import threading
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from functools import partial
 
 import pytest
 from hypothesis import given
@@ -184,11 +186,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         for job, server in servers.items():
             text = scrape(server)
             total = DAILY_REQUESTS + QUOTE_REQUESTS + 2
-            prom.wait_for(f'sum(http_requests_total{{job="{job}"}})', lambda v, t=total: v == t)
+            prom.wait_for(
+                f'sum(http_requests_total{{job="{job}"}})', partial(operator.eq, float(total))
+            )
             count = metric(text, "http_request_duration_seconds_count", route=QUOTES)
             prom.wait_for(
                 f'sum(http_request_duration_seconds_count{{job="{job}",route="{QUOTES}"}})',
-                lambda v, c=count: v == c,
+                partial(operator.eq, count),
             )
             at = prom.value(f'max(timestamp(http_requests_total{{job="{job}"}}))')
             assert at is not None
@@ -377,6 +381,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", "0")))
         stub = self.server
+        stub.seen.append((self.path, self.headers.get("Authorization")))
         if stub.stall:
             stub.release.wait(10)
             return
@@ -399,18 +404,22 @@ class _StubServer(http.server.ThreadingHTTPServer):
     body = b""
     stall = False
     release = threading.Event()
+    seen: list[tuple[str, str | None]]
 
 
 @contextmanager
-def stub(status: int = 200, body: bytes = b"", stall: bool = False) -> Iterator[str]:
+def stub(
+    status: int = 200, body: bytes = b"", stall: bool = False
+) -> Iterator[tuple[str, list[tuple[str, str | None]]]]:
     """A tiny HTTP server answering every POST with ``status`` and ``body`` (or never)."""
     server = _StubServer(("127.0.0.1", 0), _Handler)
     server.status, server.body, server.stall = status, body, stall
     server.release = threading.Event()
+    server.seen = []
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"http://127.0.0.1:{server.server_address[1]}", server.seen
     finally:
         server.release.set()
         server.shutdown()
@@ -446,22 +455,33 @@ def test_connection_refused_asks_whether_prometheus_runs() -> None:
     ],
 )
 def test_answers_that_are_not_a_vector(status: int, body: bytes, match: str) -> None:
-    with stub(status, body) as url, pytest.raises(UsageError, match=match):
+    with stub(status, body) as (url, _), pytest.raises(UsageError, match=match):
         budget_report(ONE_SLO, url)
 
 
 def test_timeout() -> None:
-    with stub(stall=True) as url, pytest.raises(UsageError, match=r"within 0\.3 s; is Prom"):
+    with stub(stall=True) as (url, _), pytest.raises(UsageError, match=r"within 0\.3 s; is Prom"):
         budget_report(ONE_SLO, url, timeout=0.3)
 
 
 def test_empty_vector_means_no_traffic() -> None:
     body = b'{"status": "success", "data": {"resultType": "vector", "result": []}}'
-    with stub(200, body) as url:
+    with stub(200, body) as (url, _):
         (r,) = budget_report(ONE_SLO, url)
     assert r.sli is None
     assert r.budget_remaining is None
     assert not r.exhausted
+
+
+def test_path_prefix_and_basic_auth_from_the_url() -> None:
+    with stub(401, b"Unauthorized") as (url, seen):
+        secret = url.replace("http://", "http://ops:p%40ss@") + "/prometheus/"
+        with pytest.raises(UsageError, match=r"HTTP 401 .*USER:PASSWORD") as caught:
+            budget_report(ONE_SLO, secret)
+    assert "p%40ss" not in str(caught.value)
+    assert "ops:***@" in str(caught.value)
+    # base64("ops:p@ss")
+    assert seen == [("/prometheus/api/v1/query", "Basic b3BzOnBAc3M=")]
 
 
 @pytest.mark.parametrize(
@@ -476,7 +496,7 @@ def test_invalid_urls(url: str) -> None:
 @pytest.mark.parametrize("kw", [{"timeout": 0}, {"timeout": math.nan}, {"at": math.inf}])
 def test_invalid_options(kw: dict[str, float]) -> None:
     with pytest.raises(UsageError):
-        budget_report(ONE_SLO, "http://127.0.0.1:9", **kw)  # type: ignore[arg-type]
+        budget_report(ONE_SLO, "http://127.0.0.1:9", **kw)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -196,6 +196,16 @@ def test_recorded_slis_match_slokit_and_the_fast_burn_alert_goes_pending(
         ratio = prometheus.query('slokit:sli_error:ratio_rate5m{slo="quotes-errors"}')
         assert ratio is not None
         assert ratio > 0.144  # over the page threshold: 14.4 x the 1 % budget
+
+        # The deploy gate: `slokit budget` sees the spent quotes budget and exits 1.
+        gate = run_slokit("budget", str(spec_file), "--prometheus", prometheus.url, "--json")
+        assert gate.returncode == 1, gate.stdout + gate.stderr
+        reports = {r["slo"]: r for r in json.loads(gate.stdout)["slos"]}
+        assert reports["quotes-errors"]["exhausted"] is True
+        assert "page" in reports["quotes-errors"]["firing"]
+        assert reports["daily-latency"]["exhausted"] is False
+        table = run_slokit("budget", str(spec_file), "--prometheus", prometheus.url)
+        assert "quotes-errors" in table.stdout
     finally:
         prometheus.stop()
         demo.stop()

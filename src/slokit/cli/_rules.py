@@ -11,8 +11,11 @@ from slokit.cli._app import SpecArg, app
 from slokit.cli._common import err, fail, out
 from slokit.errors import SlokitError, UsageError
 from slokit.rules import (
+    budget_json,
+    budget_report,
     export_openslo,
     import_openslo,
+    render_budget,
     render_dashboard,
     render_rules,
     render_tests,
@@ -147,3 +150,28 @@ def _emit(text: str, out_file: Path | None) -> None:
     out_file.parent.mkdir(parents=True, exist_ok=True)
     out_file.write_text(text, encoding="utf-8")
     out.print(f"wrote {out_file}")
+
+
+@app.command()
+def budget(
+    spec: SpecArg,
+    prometheus: Annotated[
+        str,
+        typer.Option("--prometheus", "-p", help="Prometheus base URL, e.g. http://127.0.0.1:9090"),
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds per query.")] = 10.0,
+) -> None:
+    """Error budget of every SLO in SPEC from a live Prometheus; exit 1 when one is spent."""
+    import json
+
+    try:
+        reports = budget_report(load_spec(spec), prometheus, timeout=timeout)
+    except SlokitError as exc:
+        fail(exc)
+    if as_json:
+        typer.echo(json.dumps(budget_json(reports), indent=2))
+    else:
+        render_budget(reports, out)
+    if any(r.exhausted for r in reports):
+        raise typer.Exit(1)

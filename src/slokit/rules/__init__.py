@@ -3,6 +3,7 @@
 All generated from the same ``slokit.yaml`` the load tests and the service middleware read.
 """
 
+from slokit.rules._budget import BudgetReport, budget_json, budget_report, render_budget
 from slokit.rules._grafana import dashboard, render_dashboard
 from slokit.rules._openslo import export_openslo, import_openslo
 from slokit.rules._promtool import render_tests
@@ -10,10 +11,14 @@ from slokit.rules._rules import render_rules, rule_groups
 from slokit.rules._sli import SLIQueries, sli_queries
 
 __all__ = [
+    "BudgetReport",
     "SLIQueries",
+    "budget_json",
+    "budget_report",
     "dashboard",
     "export_openslo",
     "import_openslo",
+    "render_budget",
     "render_dashboard",
     "render_rules",
     "render_tests",

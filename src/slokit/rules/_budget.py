@@ -13,9 +13,11 @@ message says what went wrong and what to check.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import math
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -131,20 +133,50 @@ def _report(
 # Prometheus's HTTP API
 
 
-def _endpoint(url: str) -> str:
-    """``/api/v1/query`` under ``url``; UsageError when ``url`` is not an http(s) URL."""
+@dataclass(frozen=True)
+class _Server:
+    endpoint: str
+    """The query API's URL, without credentials."""
+    shown: str
+    """The URL as messages show it: the password hidden."""
+    headers: dict[str, str]
+
+
+_PASSWORD = re.compile(r"(//[^/@:]*):[^/@]*@")
+
+
+def _redact(url: str) -> str:
+    return _PASSWORD.sub(r"\1:***@", url)
+
+
+def _server(url: str) -> _Server:
+    """Where to ask: ``/api/v1/query`` under ``url``, with Basic auth from its user info.
+    UsageError when ``url`` is not an http(s) URL."""
     example = "expected the Prometheus server's base URL, such as http://localhost:9090"
+    shown = _redact(url.strip())
     try:
         parts = urllib.parse.urlsplit(url.strip())
         parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
     except ValueError as exc:
-        raise UsageError(f"invalid Prometheus URL {url!r} ({exc}); {example}") from None
+        raise UsageError(f"invalid Prometheus URL {shown!r} ({exc}); {example}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"invalid Prometheus URL {url!r}; {example}")
+        raise UsageError(f"invalid Prometheus URL {shown!r}; {example}")
     if parts.query or parts.fragment:
-        raise UsageError(f"invalid Prometheus URL {url!r}: it has a query or fragment; {example}")
+        raise UsageError(f"invalid Prometheus URL {shown!r}: it has a query or fragment; {example}")
+    headers = {
+        "Accept": "application/json",
+        "Content-Type": "application/x-www-form-urlencoded",
+        "User-Agent": "slokit-budget",
+    }
+    netloc = parts.netloc.rpartition("@")[2]
+    if parts.username is not None:
+        user = urllib.parse.unquote(parts.username)
+        password = urllib.parse.unquote(parts.password or "")
+        token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+        headers["Authorization"] = f"Basic {token}"
     path = parts.path.rstrip("/")
-    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path + "/api/v1/query", "", ""))
+    endpoint = urllib.parse.urlunsplit((parts.scheme, netloc, path + "/api/v1/query", "", ""))
+    return _Server(endpoint, shown.rstrip("/"), headers)
 
 
 def _error_text(body: bytes) -> str | None:
@@ -164,15 +196,12 @@ def _snippet(body: bytes, size: int = 80) -> str:
     return repr(text + ("..." if len(body) > size else ""))
 
 
-def _post(url: str, endpoint: str, form: dict[str, str], timeout: float) -> bytes:
+def _post(server: _Server, form: dict[str, str], timeout: float) -> bytes:
+    url = server.shown
     request = urllib.request.Request(
-        endpoint,
+        server.endpoint,
         data=urllib.parse.urlencode(form).encode(),
-        headers={
-            "Accept": "application/json",
-            "Content-Type": "application/x-www-form-urlencoded",
-            "User-Agent": "slokit-budget",
-        },
+        headers=server.headers,
         method="POST",
     )
     running = f"is Prometheus running at {url}?"
@@ -192,11 +221,11 @@ def _post(url: str, endpoint: str, form: dict[str, str], timeout: float) -> byte
             raise UsageError(
                 f"Prometheus at {url} refused the query (HTTP {exc.code}): {text}"
             ) from None
-        hint = (
-            f"; is {url} the Prometheus server's base URL (without /api/v1 or /graph)?"
-            if exc.code in (404, 405)
-            else ""
-        )
+        hint = ""
+        if exc.code in (404, 405):
+            hint = f"; is {url} the Prometheus server's base URL (without /api/v1 or /graph)?"
+        elif exc.code in (401, 403):
+            hint = "; give credentials in the URL: http://USER:PASSWORD@HOST:PORT"
         raise UsageError(
             f"Prometheus at {url} answered HTTP {exc.code} {exc.reason}{hint}"
         ) from None
@@ -285,7 +314,9 @@ def budget_report(
     """The error-budget report of every SLO of ``spec``, in spec order, from the Prometheus
     at ``prometheus_url``.
 
-    ``at``: evaluate at this Unix time instead of Prometheus's now. ``timeout``: seconds for
+    ``prometheus_url``: the server's base URL (a path prefix is kept), with
+    ``USER:PASSWORD@`` for Basic auth. ``at``: evaluate at this Unix time instead of
+    Prometheus's now. ``timeout``: seconds for
     each HTTP request (also passed to Prometheus as the query's own timeout). Raises
     UsageError when Prometheus cannot be asked or refuses a query.
     """
@@ -293,8 +324,7 @@ def budget_report(
         raise UsageError(f"the timeout must be a positive number of seconds, got {timeout}")
     if at is not None and not math.isfinite(at):
         raise UsageError(f"the evaluation time must be a Unix time in seconds, got {at}")
-    endpoint = _endpoint(prometheus_url)
-    url = prometheus_url.strip().rstrip("/")
+    server = _server(prometheus_url)
     reports = []
     for name, slo in spec.slos.items():
         expr, by_label = _ratios_query(spec, name, slo)
@@ -303,7 +333,7 @@ def budget_report(
             form["timeout"] = prom_duration(timeout)
         if at is not None:
             form["time"] = f"{at:.3f}"
-        samples = _vector(url, _post(url, endpoint, form, timeout))
+        samples = _vector(server.shown, _post(server, form, timeout))
         found: dict[float, list[float | None]] = {}
         for sample in samples:
             label = sample["metric"].get(_WINDOW_LABEL)
@@ -436,13 +466,15 @@ def render_budget(reports: Sequence[BudgetReport], console: Console) -> None:
         caption_justify="left",
         pad_edge=False,
     )
-    table.add_column("SLO", overflow="fold")
+    # SLO names are what people scan for: keep them whole unless they are very long.
+    longest = max(len(r.slo) for r in reports)
+    table.add_column("SLO", overflow="fold", min_width=min(longest, 24))
     table.add_column("SLI / objective", justify="right")
     table.add_column("window", justify="right")
     table.add_column("budget left", justify="right")
     for label in BURN_WINDOWS:
         table.add_column(f"burn {label}", justify="right")
-    table.add_column("budget gone", justify="right")
+    table.add_column("runs out", justify="right")
     table.add_column("alerts")
     for r in reports:
         table.add_row(
