@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from slokit.demo import spec_path
 from slokit.errors import UsageError
-from slokit.rules._openslo import export_openslo, import_openslo
+from slokit.rules import export_openslo, import_openslo
 from slokit.rules._rules import burn_conditions
 from slokit.rules._sli import sli_queries
 from slokit.spec import Spec, load_spec, parse_spec

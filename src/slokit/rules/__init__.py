@@ -5,7 +5,8 @@ All generated from the same ``slokit.yaml`` the load tests and the service middl
 
 from slokit.rules._budget import BudgetReport, budget_json, budget_report, render_budget
 from slokit.rules._grafana import dashboard, render_dashboard
-from slokit.rules._openslo import export_openslo, import_openslo
+from slokit.rules._openslo import export_openslo
+from slokit.rules._openslo_import import import_openslo
 from slokit.rules._promtool import render_tests
 from slokit.rules._rules import render_rules, rule_groups
 from slokit.rules._sli import SLIQueries, sli_queries
