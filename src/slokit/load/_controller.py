@@ -45,6 +45,11 @@ class RunOptions:
     """Override every scenario's duration (ramps are scaled)."""
     target: str | None = None
     """Override the base URL of every scenario."""
+    on_start: Callable[[float], None] | None = None
+    """Called with the wall-clock time (``time.time()``) of each scenario's second 0, so a
+    caller can line its own timeline up with the run's (chaos experiments do)."""
+    should_stop: Callable[[], str | None] | None = None
+    """Polled a few times a second; a returned reason ends the scenario early as aborted."""
 
 
 @dataclass(frozen=True)
@@ -132,7 +137,7 @@ def run_scenario(
     warmup = sc.warmup if sc.warmup is not None else spec.warmup
     warmup_seconds = math.ceil(warmup) if warmup > 0 else 0
     aggregator = Aggregator(name, sc.executor, float(warmup_seconds), workers)
-    run = _Run(spec, sc, name, workers, target, warmup_seconds, aggregator, progress)
+    run = _Run(spec, sc, name, workers, target, warmup_seconds, aggregator, progress, options)
     results = run.execute()
     results.verdicts = evaluate(spec, results, gated=sc.gate)
     results.gated = sc.gate
@@ -185,7 +190,9 @@ class _Run:
         warmup_seconds: int,
         aggregator: Aggregator,
         progress: Progress | None,
+        options: RunOptions = RunOptions(),
     ) -> None:
+        self.options = options
         self.spec, self.sc, self.name, self.workers = spec, sc, name, workers
         self.target, self.warmup_seconds = target, warmup_seconds
         self.aggregator, self.progress = aggregator, progress
@@ -228,6 +235,8 @@ class _Run:
             self._await_ready(procs, done)
             self.start_wall.value = time.time() + 0.25
             self.go.set()
+            if self.options.on_start is not None:
+                self.options.on_start(self.start_wall.value)
             started = datetime.now(UTC)
             self._collect(procs, done)
         except KeyboardInterrupt:
@@ -287,10 +296,15 @@ class _Run:
         limit = self.start_wall.value + self.sc.duration + min(self.sc.timeout, 30.0) + 15.0
         if bounded:
             limit = time.time() + min(self.sc.timeout, 30.0) + 5.0
+        should_stop = self.options.should_stop
         while len(done) < self.workers:
             if time.time() > limit:
                 self._abort("workers did not finish in time")
                 return
+            if should_stop is not None and self.abort_reason is None:
+                reason = should_stop()
+                if reason is not None:
+                    self._abort(reason)
             try:
                 msg = self.queue.get(timeout=0.2)
             except queue_mod.Empty:

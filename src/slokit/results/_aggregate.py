@@ -61,4 +61,5 @@ class Aggregator:
             partial=partial,
             abort_reason=abort_reason,
             started=datetime.now(UTC),
+            seconds=dict(self._seconds),
         )

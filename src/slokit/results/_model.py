@@ -179,6 +179,15 @@ class ScenarioResults:
     gated: bool = True
     not_exercised: list[str] = field(default_factory=list)
     """SLOs whose route no request of this scenario hit (so they were not judged)."""
+    seconds: dict[int, RequestStats] = field(default_factory=dict, repr=False, compare=False)
+    """Every request of each second (warm-up included), merged; kept in memory only, for
+    callers that judge slices of a run (chaos experiments' before/during/after)."""
+
+    def between(self, start: float, end: float) -> RequestStats:
+        """All requests of the seconds in ``[start, end)``, merged exactly (histograms too)."""
+        return merge_stats(
+            "total", (s for second, s in self.seconds.items() if start <= second < end)
+        )
 
     @property
     def measured_s(self) -> float:
