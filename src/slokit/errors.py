@@ -65,14 +65,16 @@ class SpecProblem:
 class SpecError(SlokitError):
     """The spec could not be read or is invalid. ``problems`` lists every problem found."""
 
-    def __init__(self, problems: list[SpecProblem], source: str | None = None) -> None:
+    def __init__(
+        self, problems: list[SpecProblem], source: str | None = None, what: str = "spec"
+    ) -> None:
         self.problems = list(problems)
         self.source = source
         head = f"{source}: " if source else ""
         lines = "\n".join(f"  {p}" for p in self.problems)
         count = len(self.problems)
         noun = "problem" if count == 1 else "problems"
-        super().__init__(f"{head}{count} {noun} in spec:\n{lines}")
+        super().__init__(f"{head}{count} {noun} in {what}:\n{lines}")
 
 
 class UsageError(SlokitError):

@@ -11,10 +11,10 @@ import os
 import re
 from collections.abc import Hashable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from slokit.errors import SpecError, SpecProblem
@@ -23,7 +23,7 @@ from slokit.spec._models import Spec
 from slokit.spec._scenarios import EXECUTORS
 from slokit.spec._steps import VERBS
 
-__all__ = ["load_spec", "parse_spec"]
+__all__ = ["load_spec", "parse_document", "parse_spec", "read_document"]
 
 _VAR = re.compile(r"\$\$\{|\$\{(?P<body>[^}]*)(?P<close>\})?")
 _VAR_BODY = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>.*))?\Z", re.DOTALL)
@@ -249,62 +249,77 @@ def _read_yaml(text: str) -> tuple[Any, _LineLoader]:
         loader.dispose()
 
 
-def parse_spec(text: str, source: str = "<string>") -> Spec:
-    """Validate spec ``text``; raise :class:`SpecError` listing every problem."""
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_document(
+    text: str, model: type[M], source: str = "<string>", *, what: str = "spec", example: str
+) -> M:
+    """Validate YAML ``text`` as ``model`` the way specs are validated: every problem at once,
+    each with its path and line, ``${VAR}`` substituted; raise :class:`SpecError`.
+    ``example`` is a first line to suggest for an empty file (``service: orders-api``)."""
     try:
         data, loader = _read_yaml(text)
     except yaml.YAMLError as exc:
-        raise SpecError([_yaml_problem(exc)], source) from None
+        raise SpecError([_yaml_problem(exc)], source, what) from None
     except RecursionError:
-        message = "the YAML nests too deeply; expected a spec a few levels deep"
-        raise SpecError([SpecProblem("", message)], source) from None
+        message = f"the YAML nests too deeply; expected a {what} a few levels deep"
+        raise SpecError([SpecProblem("", message)], source, what) from None
     if data is None:
-        message = (
-            "the spec is empty; expected a mapping with at least 'service: <name>' "
-            "(`slokit init` writes a starter spec)"
-        )
-        raise SpecError([SpecProblem("", message, 1)], source)
+        first = "service: <name>" if model is Spec else example
+        message = f"the {what} is empty; expected a mapping with at least '{first}'"
+        if model is Spec:
+            message += " (`slokit init` writes a starter spec)"
+        raise SpecError([SpecProblem("", message, 1)], source, what)
     if not isinstance(data, dict):
         message = (
             f"the top level is {describe(data)}; expected a mapping of 'key: value' lines "
-            "such as 'service: orders-api'"
+            f"such as '{example}'"
         )
-        raise SpecError([SpecProblem("", message, 1)], source)
+        raise SpecError([SpecProblem("", message, 1)], source, what)
     doc = _Document(data, loader)
     substituted = _substitute_all(doc)
     problems = _duplicates(doc, loader) + substituted
     try:
-        spec = Spec.model_validate(data)
+        result = model.model_validate(data)
     except ValidationError as exc:
         # A value whose variable is missing fails validation too; one message is enough.
         skip = {p.path for p in substituted}
         found = (_problem(doc, e) for e in exc.errors(include_url=False))
         problems.extend(p for p in found if p.path not in skip)
     if problems:
-        raise SpecError(_sorted(problems), source)
-    return spec
+        raise SpecError(_sorted(problems), source, what)
+    return result
+
+
+def read_document(source: str, what: str = "spec") -> str:
+    """The text of the file at ``source``; a :class:`SpecError` saying why it cannot be read."""
+    hint = " (`slokit init` writes a starter spec)" if what == "spec" else ""
+    try:
+        return Path(source).read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        message = f"file not found: {source}{hint}"
+    except IsADirectoryError:
+        message = f"{source} is a directory; expected a {what} file"
+        if what == "spec":
+            message += " such as slokit.yaml"
+    except UnicodeDecodeError as exc:
+        message = f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})"
+    except OSError as exc:
+        message = f"cannot read {source}: {exc.strerror or exc}"
+    raise SpecError([SpecProblem("", message)], source, what)
+
+
+def parse_spec(text: str, source: str = "<string>") -> Spec:
+    """Validate spec ``text``; raise :class:`SpecError` listing every problem."""
+    return parse_document(text, Spec, source, example="service: orders-api")
 
 
 def load_spec(path: str | os.PathLike[str]) -> Spec:
     """Read and validate the spec file at ``path``; ``base_dir`` is set to its directory."""
     source = os.fspath(path)
-    file = Path(source)
-    try:
-        text = file.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        message = f"file not found: {source} (`slokit init` writes a starter spec)"
-        raise SpecError([SpecProblem("", message)], source) from None
-    except IsADirectoryError:
-        message = f"{source} is a directory; expected a spec file such as slokit.yaml"
-        raise SpecError([SpecProblem("", message)], source) from None
-    except UnicodeDecodeError as exc:
-        message = f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})"
-        raise SpecError([SpecProblem("", message)], source) from None
-    except OSError as exc:
-        message = f"cannot read {source}: {exc.strerror or exc}"
-        raise SpecError([SpecProblem("", message)], source) from None
-    spec = parse_spec(text, source)
-    return spec.model_copy(update={"base_dir": str(file.absolute().parent)})
+    spec = parse_spec(read_document(source), source)
+    return spec.model_copy(update={"base_dir": str(Path(source).absolute().parent)})
 
 
 def _sorted(problems: list[SpecProblem]) -> list[SpecProblem]:
