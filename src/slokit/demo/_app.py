@@ -19,11 +19,13 @@ share state and a run with the same seed and request order behaves the same way.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import math
 import random
 import zlib
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -31,7 +33,7 @@ from fastapi import FastAPI, HTTPException, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from slokit.demo._provider import HEALTHY, ProviderError, QuoteProvider
+from slokit.demo._provider import HEALTHY, Pricing, ProviderError, QuoteProvider
 from slokit.demo._quotes import guarded_quotes
 from slokit.errors import ResilienceError
 from slokit.resilience import served_stale
@@ -77,16 +79,34 @@ def create_app(
     outage: tuple[float, float] | None = None,
     seed: int = 7,
     instrumented: bool = True,
+    provider_url: str | None = None,
 ) -> FastAPI:
     """Build a fresh demo app. ``broken=True``: the quote provider is slow and failing from
     the start; ``outage=(start, end)``: only between those seconds after its first call.
+    ``provider_url``: price through a remote provider (``python -m slokit.demo --provider``)
+    instead of the in-process one, e.g. behind ``slokit proxy`` for chaos experiments.
     ``instrumented=False`` leaves out slokit's middleware (the benchmark's bare baseline)."""
-    app = FastAPI(title="slokit demo: orders API", version="1")
-    # One generator per route, so concurrent orders never shift the provider's sequence.
-    order_rng = random.Random(f"{seed}:orders")
     if broken:
         outage = (0.0, math.inf)
-    provider = QuoteProvider(HEALTHY, random.Random(f"{seed}:provider"), outage=outage)
+    provider: Pricing
+    lifespan = None
+    if provider_url is not None:
+        from slokit.demo._remote import RemoteQuoteProvider
+
+        remote = provider = RemoteQuoteProvider(provider_url)
+
+        @contextlib.asynccontextmanager
+        async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+            try:
+                yield
+            finally:
+                await remote.aclose()
+
+    else:
+        provider = QuoteProvider(HEALTHY, random.Random(f"{seed}:provider"), outage=outage)
+    app = FastAPI(title="slokit demo: orders API", version="1", lifespan=lifespan)
+    # One generator per route, so concurrent orders never shift the provider's sequence.
+    order_rng = random.Random(f"{seed}:orders")
     quotes = guarded_quotes(provider)
     orders: OrderedDict[str, Order] = OrderedDict()
     next_id = itertools.count(1)

@@ -15,8 +15,17 @@ import zlib
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
-__all__ = ["BROKEN", "HEALTHY", "ProviderError", "ProviderProfile", "Quote", "QuoteProvider"]
+__all__ = [
+    "BROKEN",
+    "HEALTHY",
+    "Pricing",
+    "ProviderError",
+    "ProviderProfile",
+    "Quote",
+    "QuoteProvider",
+]
 
 
 class ProviderError(Exception):
@@ -42,6 +51,17 @@ class Quote:
     sku: str
     price: float
     currency: str = "EUR"
+
+
+class Pricing(Protocol):
+    """What the demo needs of a provider: in-process (:class:`QuoteProvider`) or remote."""
+
+    calls: int
+    failures: int
+
+    def healthy(self) -> bool: ...
+
+    async def quote(self, sku: str) -> Quote: ...
 
 
 Sleep = Callable[[float], Awaitable[None]]

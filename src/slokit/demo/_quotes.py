@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from slokit.demo._provider import ProviderError, Quote, QuoteProvider
+from slokit.demo._provider import Pricing, ProviderError, Quote
 from slokit.errors import DeadlineExceeded, ResilienceError
 from slokit.resilience import CircuitBreaker, StaleCache, timeout
 
@@ -28,7 +28,7 @@ class GuardedQuotes:
     price: Callable[[str], Awaitable[Quote]]
 
 
-def guarded_quotes(provider: QuoteProvider) -> GuardedQuotes:
+def guarded_quotes(provider: Pricing) -> GuardedQuotes:
     breaker = CircuitBreaker(
         "pricing-provider",
         window=20,

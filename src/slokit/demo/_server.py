@@ -68,11 +68,14 @@ def serve(
     broken: bool = False,
     outage: tuple[float, float] | None = None,
     seed: int = 7,
+    provider_url: str | None = None,
+    provider_only: bool = False,
 ) -> None:
     """Serve the demo with uvicorn in the foreground until SIGINT/SIGTERM.
 
     ``port=0`` picks a free port and prints the URL to stderr. Raises RunError (caused by
-    the OSError) when the address cannot be bound.
+    the OSError) when the address cannot be bound. ``provider_only=True`` serves the quote
+    provider alone; ``provider_url`` makes the demo price through such a remote provider.
     """
     # Bind before the heavy imports so a taken port fails fast.
     try:
@@ -89,8 +92,16 @@ def serve(
         if port == 0:
             url = _url(host, sock.getsockname()[1])
             print(f"slokit demo listening on {url}", file=sys.stderr, flush=True)
+        if provider_only:
+            from slokit.demo._provider import BROKEN, HEALTHY
+            from slokit.demo._remote import provider_app
+
+            profile = BROKEN if broken else HEALTHY
+            app = provider_app(seed=seed, profile=profile, outage=outage)
+        else:
+            app = create_app(broken=broken, outage=outage, seed=seed, provider_url=provider_url)
         config = uvicorn.Config(
-            create_app(broken=broken, outage=outage, seed=seed),
+            app,
             log_level="warning",
             access_log=False,
             loop="uvloop" if importlib.util.find_spec("uvloop") else "auto",
@@ -144,12 +155,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="START:END seconds after the provider's first call during which it is broken",
     )
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--provider-url", help="price through a remote provider (one served with --provider)"
+    )
+    parser.add_argument(
+        "--provider", action="store_true", help="serve only the quote provider (GET /quotes/SKU)"
+    )
     parser.add_argument("--watch-stdin", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.watch_stdin:
         _exit_when_stdin_closes()
     try:
-        serve(args.host, args.port, broken=args.broken, outage=args.outage, seed=args.seed)
+        serve(
+            args.host,
+            args.port,
+            broken=args.broken,
+            outage=args.outage,
+            seed=args.seed,
+            provider_url=args.provider_url,
+            provider_only=args.provider,
+        )
     except RunError as exc:
         print(f"slokit demo: {exc}", file=sys.stderr)
         cause = exc.__cause__
@@ -194,7 +219,11 @@ class DemoServer:
         port: int | None = None,
         startup_timeout: float = 20.0,
         grace: float = 5.0,
+        provider_url: str | None = None,
+        provider_only: bool = False,
     ) -> None:
+        self.provider_url = provider_url
+        self.provider_only = provider_only
         self.broken = broken
         self.outage = outage
         self.seed = seed
@@ -264,6 +293,10 @@ class DemoServer:
             cmd.append("--break")
         if self.outage is not None:
             cmd += ["--outage", f"{self.outage[0]:g}:{self.outage[1]:g}"]
+        if self.provider_url is not None:
+            cmd += ["--provider-url", self.provider_url]
+        if self.provider_only:
+            cmd.append("--provider")
         # A file, not a pipe: nobody reads stderr while the server runs, and a full pipe blocks.
         # It lives as long as the process and is closed by _reap().
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
