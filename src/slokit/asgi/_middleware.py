@@ -3,10 +3,10 @@
 Everything happens in one ``__call__`` frame with every feature resolved at start-up into an
 attribute that is either a ready object or None: a request pays for the features that are on
 and nothing for the ones that are off. Order per request: the middleware's own endpoints
-(probes, /metrics, /ops/slo); then identity (request id, trace context); then guards (body
-size, rate limits, concurrency), which answer without calling the application; then the
-application; then metrics, live SLOs and the access-log line, also when the application
-raised.
+(probes, /metrics, /ops/slo, /ops/faults); then identity (request id, trace context); then
+guards (body size, rate limits, concurrency), which answer without calling the application;
+then injected faults, if any; then the application; then metrics, live SLOs and the
+access-log line, also when the application raised.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from prometheus_client import REGISTRY
 
 from slokit.asgi._checks import HealthChecks
 from slokit.asgi._concurrency import AdaptiveLimiter, ConcurrencyLimiter
+from slokit.asgi._faults import FaultMiddleware
 from slokit.asgi._guards import HTTP_METHODS, ClientAddress, RateLimiter, Refusal
 from slokit.asgi._lifecycle import Lifecycle
 from slokit.asgi._logs import AccessLog
@@ -222,6 +223,30 @@ class SlokitMiddleware:
         self.checks = HealthChecks(opts.checks, ttl=opts.check_ttl)
         self.lifecycle.on_shutdown(self.checks.aclose)
         self._endpoints = self._build_endpoints(opts)
+        self._faults: FaultMiddleware | None = None
+        if opts.faults:
+            faults = FaultMiddleware(
+                app,
+                token=opts.fault_token,
+                path=opts.faults_path,
+                seed=opts.fault_seed,
+                registry=opts.registry or REGISTRY,
+                metrics=opts.metrics,
+                exempt_paths=[*self._endpoints, *self._exclude],
+                labels=self._labels,
+            )
+            if faults.enabled:
+                self._faults = faults
+                # The admin endpoint is answered in __call__, before the guards, so faults can
+                # be switched off even while rate limits or load shedding refuse everything.
+                # Injection sits between the guards and the application (self.app is called
+                # only for admitted requests): a fault stands in for the application or its
+                # dependencies failing, so everything here reacts as to a real failure. The
+                # 503s and delays are counted in http_requests_total, the latency histograms,
+                # the live SLOs and the access log (that is the point: SLOs must see them); a
+                # delay holds a concurrency slot and feeds the adaptive limit, an injected 5xx
+                # counts as a dropped request; a request a guard refuses is never faulted.
+                self.app = faults.layer
         self._guarded = bool(self._max_body or self._rates or self._limiter)
         self._tracing = Tracing(opts.tracing) if opts.tracing is not False else None
         self._poll_tracing()
@@ -263,6 +288,10 @@ class SlokitMiddleware:
         endpoint = self._endpoints.get(path)
         if endpoint is not None and scope["method"] in ("GET", "HEAD"):
             await endpoint(scope, receive, send)
+            return
+        faults = self._faults
+        if faults is not None and path.startswith(faults.path) and faults.owns(path):
+            await faults.admin(scope, receive, send)
             return
         if path in self._exclude:
             await self.app(scope, receive, send)

@@ -18,6 +18,8 @@ from datetime import timedelta
 from typing import Any, Literal, TextIO
 
 from slokit.asgi._checks import CheckSpec, checks_from_spec
+from slokit.asgi._faults import DEFAULT_PATH as DEFAULT_FAULTS_PATH
+from slokit.asgi._faults import check_token, resolve_token
 from slokit.asgi._logs import DEFAULT_MASK
 from slokit.asgi._slo import SLOTarget
 from slokit.errors import UsageError
@@ -85,6 +87,12 @@ class Options:
     drain_delay: float = 0.0
     drain_timeout: float = 30.0
     exclude_paths: frozenset[str] = field(default_factory=frozenset)
+    faults: bool = False
+    """Fault injection (chaos experiments); it stays off unless a fault token is configured."""
+    fault_token: str | None = field(default=None, repr=False)
+    """The token of the faults endpoint: given, or from $SLOKIT_FAULT_TOKEN when faults=True."""
+    faults_path: str = DEFAULT_FAULTS_PATH
+    fault_seed: int | None = None
 
     def log_stream(self) -> TextIO | None:
         """Where access-log lines go: a stream, or None for the ``logging`` module."""
@@ -243,6 +251,14 @@ def _normalize(name: str, value: Any) -> Any:
         raise UsageError(
             f"on_store_error={value!r}: give 'open' (let requests through) or 'closed'"
         )
+    if name == "fault_token":
+        return None if value is None else check_token(value)
+    if name == "faults" and not isinstance(value, bool):
+        raise UsageError(f"faults={value!r}: give True (with a fault token) or False")
+    if name == "fault_seed" and not (
+        value is None or (isinstance(value, int) and not isinstance(value, bool))
+    ):
+        raise UsageError(f"fault_seed={value!r}: give an integer, or None for a random seed")
     if name == "tracing" and value not in (True, False, "auto"):
         raise UsageError(f"tracing={value!r}: give True, False or 'auto'")
     return value
@@ -276,4 +292,8 @@ def build_options(
         values.update(_from_spec(loaded))
     for name, value in overrides.items():
         values[name] = _normalize(name, value)
+    if values.get("faults"):
+        values["fault_token"] = resolve_token(values.get("fault_token"))
+    elif values.get("fault_token") is not None:
+        raise UsageError("fault_token= is given but faults is off; pass faults=True as well")
     return Options(**values)
