@@ -19,6 +19,7 @@ PACKAGES = [
     "slokit.demo",
     "slokit.asgi",
     "slokit.resilience",
+    "slokit.chaos",
 ]
 
 

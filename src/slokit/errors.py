@@ -6,6 +6,7 @@
      ├── SpecError          the spec file is missing, not YAML, or invalid (exit 2)
      ├── UsageError         a command-line option or API argument is wrong (exit 2)
      ├── RunError           a load run could not start or was aborted (exit 3)
+     ├── ProxyError         the fault proxy (or a Toxiproxy) refused a request or is unreachable
      ├── ResilienceError    a resilience guard refused an outgoing call (never a wrapped error)
      │    ├── CircuitOpenError  the circuit breaker is open (or half-open and full)
      │    ├── BulkheadFullError no slot in the bulkhead within its max wait
@@ -29,6 +30,7 @@ __all__ = [
     "ConnectError",
     "DeadlineExceeded",
     "ProtocolError",
+    "ProxyError",
     "RequestTimeout",
     "ResilienceError",
     "RunError",
@@ -56,7 +58,7 @@ class SpecProblem:
     """1-based line in the spec file, when known."""
 
     def __str__(self) -> str:
-        where = self.path or "(spec)"
+        where = self.path or "(file)"
         if self.line is not None:
             where = f"{where} (line {self.line})"
         return f"{where}: {self.message}"
@@ -83,6 +85,23 @@ class UsageError(SlokitError):
 
 class RunError(SlokitError):
     """A load run could not start, or had to stop early."""
+
+
+class ProxyError(SlokitError):
+    """The fault proxy refused a request, or its control API could not be reached.
+
+    ``status`` is the HTTP status the Toxiproxy-compatible API answers with (404 unknown proxy
+    or toxic, 409 duplicate, 400 bad input, 500 cannot listen), ``None`` when the API was not
+    reached at all. ``error`` is the short Toxiproxy error text (``"proxy not found"``) sent
+    on the wire; ``str(exc)`` says what to do about it.
+    """
+
+    def __init__(
+        self, message: str, *, status: int | None = None, error: str | None = None
+    ) -> None:
+        self.status = status
+        self.error = message if error is None else error
+        super().__init__(message)
 
 
 class ResilienceError(SlokitError):
