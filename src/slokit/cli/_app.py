@@ -162,6 +162,7 @@ def init(
 
 
 # Importing these registers their commands on app.
+from slokit.cli import _chaos as _chaos  # noqa: E402
 from slokit.cli import _demo as _demo  # noqa: E402
 from slokit.cli import _proxy as _proxy  # noqa: E402
 from slokit.cli import _rules as _rules  # noqa: E402

@@ -40,12 +40,22 @@ def demo(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Report directory.")] = Path(
         "slokit-report"
     ),
+    chaos: Annotated[
+        str | None,
+        typer.Option(
+            "--chaos",
+            help="Run a bundled chaos experiment instead: provider-latency, provider-cutoff "
+            "or quotes-503 (the journal goes to --out).",
+        ),
+    ] = None,
 ) -> None:
     """Start the demo service, load it for ~30 s, print the verdicts, write ./slokit-report/."""
     from slokit.demo import DemoServer, spec_path
     from slokit.demo import serve as serve_demo
 
     setup_logging()
+    if chaos is not None:
+        _chaos_demo(chaos, workers, out_dir)
     if serve:
         err.print(f"demo service on http://127.0.0.1:{port} (Ctrl-C stops it); spec: {spec_path()}")
         serve_demo(port=port, broken=broken)
@@ -82,3 +92,28 @@ def _provider_summary(url: str) -> None:
         f"'pricing-provider' opened {breaker['opened']}x and is {breaker['state']}, refused "
         f"{breaker['not_permitted']:,} calls; {status['stale_served']:,} stale answers served"
     )
+
+
+def _chaos_demo(name: str, workers: int | None, out_dir: Path) -> None:
+    """Provider, proxy and demo up; the bundled experiment ``name`` run against them."""
+    from slokit.cli._chaos import run_and_report
+    from slokit.demo import DemoChaosStack, experiments
+
+    bundled = experiments()
+    if name not in bundled:
+        err.print(f"[red]error:[/] no bundled experiment {name!r}; try: {', '.join(bundled)}")
+        raise typer.Exit(2)
+    try:
+        with DemoChaosStack() as stack:
+            err.print(f"demo at {stack.url}, its provider behind slokit proxy {stack.proxy_api}")
+            code = run_and_report(
+                bundled[name],
+                target=stack.url,
+                proxy_api=stack.proxy_api,
+                workers=workers,
+                out_dir=out_dir,
+                fault_token=stack.fault_token,
+            )
+    except SlokitError as exc:
+        fail(exc)
+    raise typer.Exit(code)

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import typing
 
+from slokit.demo._chaos import DemoChaosStack, experiments
 from slokit.demo._server import DemoServer, serve, spec_path
 
 if typing.TYPE_CHECKING:
     from fastapi import FastAPI
 
-__all__ = ["DemoServer", "create_app", "serve", "spec_path"]
+__all__ = ["DemoChaosStack", "DemoServer", "create_app", "experiments", "serve", "spec_path"]
 
 
 def create_app(*, broken: bool = False, seed: int = 7, instrumented: bool = True) -> FastAPI:

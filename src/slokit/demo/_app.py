@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import itertools
 import math
+import os
 import random
 import zlib
 from collections import OrderedDict
@@ -177,5 +178,13 @@ def create_app(
         from slokit.asgi import instrument
         from slokit.demo._server import spec_path
 
-        instrument(app, spec=spec_path(), checks={"provider": provider.healthy})
+        # Fault injection only when a token is given (slokit demo --chaos does): never by default.
+        token = os.environ.get("SLOKIT_FAULT_TOKEN") or None
+        instrument(
+            app,
+            spec=spec_path(),
+            checks={"provider": provider.healthy},
+            faults=token is not None,
+            fault_token=token,
+        )
     return app

@@ -221,7 +221,9 @@ class DemoServer:
         grace: float = 5.0,
         provider_url: str | None = None,
         provider_only: bool = False,
+        fault_token: str | None = None,
     ) -> None:
+        self.fault_token = fault_token
         self.provider_url = provider_url
         self.provider_only = provider_only
         self.broken = broken
@@ -300,8 +302,12 @@ class DemoServer:
         # A file, not a pipe: nobody reads stderr while the server runs, and a full pipe blocks.
         # It lives as long as the process and is closed by _reap().
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
+        env = dict(os.environ)
+        env.pop("SLOKIT_FAULT_TOKEN", None)
+        if self.fault_token is not None:
+            env["SLOKIT_FAULT_TOKEN"] = self.fault_token
         self._proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._stderr
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._stderr, env=env
         )
 
     def _wait_ready(self, port: int) -> bool:
