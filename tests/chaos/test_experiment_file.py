@@ -123,3 +123,19 @@ def test_cli_reports_a_bad_experiment_with_exit_2(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "method (line 3)" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_readme_example_is_a_valid_experiment(monkeypatch: pytest.MonkeyPatch) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("### The experiment file", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    monkeypatch.setenv("SLOKIT_FAULT_TOKEN", "a-token-for-the-example")
+    e = parse_experiment(example)
+    assert [a.kind for a in e.method] == ["toxic", "down", "http", "command"]
+    assert e.method[0].toxic is not None
+    assert e.method[0].toxic.attributes == {"latency": 300, "jitter": 50}
+    assert [r.label for r in e.rollbacks] == [
+        "reset proxies",
+        "clear http faults",
+        "command docker unpause pg-primary",
+    ]
