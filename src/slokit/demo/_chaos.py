@@ -24,7 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from slokit.demo._server import DemoServer
+from slokit.demo._server import DemoServer, terminate
 from slokit.errors import RunError
 
 __all__ = ["DemoChaosStack", "experiments"]
@@ -119,13 +119,8 @@ class DemoChaosStack:
             self.demo.stop()
             self.demo = None
         proc, self._proxy = self._proxy, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5.0)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        if proc is not None:
+            terminate(proc, grace=5.0)
         if self._config is not None:
             self._config.unlink(missing_ok=True)
             self._config = None

@@ -28,7 +28,7 @@ from typing import IO, Self
 
 from slokit.errors import RunError
 
-__all__ = ["EXIT_ADDRESS_IN_USE", "DemoServer", "main", "serve", "spec_path"]
+__all__ = ["EXIT_ADDRESS_IN_USE", "DemoServer", "main", "serve", "spec_path", "terminate"]
 
 EXIT_ADDRESS_IN_USE = 98
 """Exit code of ``python -m slokit.demo`` when its port is taken (DemoServer then retries)."""
@@ -183,6 +183,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def terminate(proc: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM, then SIGKILL after ``grace`` seconds; waits for the process either way."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def _free_port(host: str) -> int:
@@ -342,13 +353,7 @@ class DemoServer:
     def _reap(self) -> None:
         proc, self._proc = self._proc, None
         if proc is not None:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=self.grace)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            terminate(proc, self.grace)
             if proc.stdin is not None:
                 with contextlib.suppress(OSError):
                     proc.stdin.close()
