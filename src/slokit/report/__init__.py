@@ -1,6 +1,35 @@
-"""Renderers of run results: the terminal table and the files ``--out DIR`` writes."""
+"""Renderers of run results: the terminal table and the files ``--out DIR`` writes.
 
-from slokit.report._files import junit_xml, results_json, summary_markdown, write_reports
+``write_reports`` writes results.json, junit.xml, summary.md, report.html (one offline page
+with plotly charts), and Locust-compatible stats.csv and history.csv; ``read_results`` reads a
+results.json back so ``slokit report`` can rebuild them. ``scenario_figures`` returns the
+charts as plotly figure dicts for other pages (the dashboard) to draw with ``plotly_config()``.
+"""
+
+from slokit.report._charts import plotly_config, scenario_figures
+from slokit.report._csv import history_csv, stats_csv
+from slokit.report._files import (
+    REPORT_FILES,
+    junit_xml,
+    read_results,
+    results_json,
+    summary_markdown,
+    write_reports,
+)
+from slokit.report._html import render_html
 from slokit.report._terminal import render_terminal
 
-__all__ = ["junit_xml", "render_terminal", "results_json", "summary_markdown", "write_reports"]
+__all__ = [
+    "REPORT_FILES",
+    "history_csv",
+    "junit_xml",
+    "plotly_config",
+    "read_results",
+    "render_html",
+    "render_terminal",
+    "results_json",
+    "scenario_figures",
+    "stats_csv",
+    "summary_markdown",
+    "write_reports",
+]

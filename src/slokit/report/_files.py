@@ -1,16 +1,39 @@
-"""The report files ``--out DIR`` writes: results.json, junit.xml and summary.md."""
+"""The report files ``--out DIR`` writes, and reading a results.json back to rebuild them.
+
+results.json is the source; junit.xml, summary.md, report.html, stats.csv and history.csv are
+views of it, so ``slokit report`` can rebuild any of them later from the JSON alone.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import tempfile
+from collections.abc import Callable, Collection
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree as ET
 
-from slokit.results import RunResults, Verdict, format_count, format_ms, format_percent
+from slokit.errors import UsageError
+from slokit.report._csv import history_csv, stats_csv
+from slokit.report._html import render_html
+from slokit.results import (
+    RESULTS_FORMAT,
+    RunResults,
+    Verdict,
+    format_count,
+    format_ms,
+    format_percent,
+)
 
-__all__ = ["junit_xml", "results_json", "summary_markdown", "write_reports"]
+__all__ = [
+    "REPORT_FILES",
+    "junit_xml",
+    "read_results",
+    "results_json",
+    "summary_markdown",
+    "write_reports",
+]
 
 
 def results_json(results: RunResults) -> str:
@@ -106,23 +129,87 @@ def _write(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes it 0600; reports are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def write_reports(results: RunResults, out_dir: Path) -> list[Path]:
-    """Write results.json, junit.xml and summary.md into ``out_dir`` (created if needed)."""
+_RENDERERS: dict[str, Callable[[RunResults], str]] = {
+    "results.json": results_json,
+    "junit.xml": junit_xml,
+    "summary.md": summary_markdown,
+    "report.html": render_html,
+    "stats.csv": stats_csv,
+    "history.csv": history_csv,
+}
+REPORT_FILES = tuple(_RENDERERS)
+"""Every file :func:`write_reports` writes, in order."""
+
+
+def write_reports(
+    results: RunResults, out_dir: Path, *, only: Collection[str] | None = None
+) -> list[Path]:
+    """Write the report files into ``out_dir`` (created if needed): results.json, junit.xml,
+    summary.md, report.html, stats.csv and history.csv, or just the names in ``only``."""
+    names = REPORT_FILES if only is None else tuple(n for n in REPORT_FILES if n in only)
+    unknown = sorted(set(only or ()) - set(REPORT_FILES))
+    if unknown:
+        raise UsageError(f"unknown report file(s) {unknown}; choose from {list(REPORT_FILES)}")
+    # results.json rounds durations, and rates follow from them: render every file from the
+    # results as read back from results.json, so they all agree with it to the last digit and
+    # ``slokit report`` rebuilds each one byte for byte.
+    source = RunResults.from_dict(results.to_dict())
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = {
-        "results.json": results_json(results),
-        "junit.xml": junit_xml(results),
-        "summary.md": summary_markdown(results),
-    }
     written = []
-    for name, text in files.items():
+    for name in names:
         path = out_dir / name
-        _write(path, text)
+        _write(path, _RENDERERS[name](source))
         written.append(path)
     return written
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path} is a directory; give the results.json inside it") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not a results.json: it is not UTF-8 text") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f"{path} is not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); give the "
+            "results.json that `slokit run --out DIR` writes"
+        ) from None
+
+
+def read_results(path: Path) -> RunResults:
+    """Read a results.json back (histograms included, losslessly).
+
+    Raises :class:`~slokit.errors.UsageError`, with a message for people, when the file is
+    missing, not JSON, not slokit results, or of another results format version.
+    """
+    data = _load_json(path)
+    if not isinstance(data, dict) or "format" not in data or "scenarios" not in data:
+        raise UsageError(
+            f'{path} is not a slokit results file (no "format" and "scenarios" keys); '
+            "give the results.json that `slokit run --out DIR` writes"
+        )
+    version = data["format"]
+    if isinstance(version, bool) or version != RESULTS_FORMAT:
+        raise UsageError(
+            f"{path} has results format {version!r}; this slokit reads format "
+            f"{RESULTS_FORMAT}: rebuild it with the slokit version that wrote it"
+        )
+    try:
+        return RunResults.from_dict(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        what = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise UsageError(f"{path} is not a valid slokit results file: {what}") from None
