@@ -20,6 +20,7 @@ PACKAGES = [
     "slokit.asgi",
     "slokit.resilience",
     "slokit.chaos",
+    "slokit.store",
 ]
 
 

@@ -7,6 +7,7 @@
      ├── UsageError         a command-line option or API argument is wrong (exit 2)
      ├── RunError           a load run could not start or was aborted (exit 3)
      ├── ProxyError         the fault proxy (or a Toxiproxy) refused a request or is unreachable
+     ├── StoreError         the run store cannot be opened, read or written
      ├── ResilienceError    a resilience guard refused an outgoing call (never a wrapped error)
      │    ├── CircuitOpenError  the circuit breaker is open (or half-open and full)
      │    ├── BulkheadFullError no slot in the bulkhead within its max wait
@@ -37,6 +38,7 @@ __all__ = [
     "SlokitError",
     "SpecError",
     "SpecProblem",
+    "StoreError",
     "TransportError",
     "UsageError",
 ]
@@ -102,6 +104,13 @@ class ProxyError(SlokitError):
         self.status = status
         self.error = message if error is None else error
         super().__init__(message)
+
+
+class StoreError(SlokitError):
+    """The run store (run history) could not be opened, read or written.
+
+    The message names the store (passwords hidden), the reason, and what to do about it.
+    """
 
 
 class ResilienceError(SlokitError):

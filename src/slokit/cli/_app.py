@@ -12,6 +12,7 @@ import typer
 
 from slokit import __version__
 from slokit.cli._common import EXIT_USAGE, err, fail, out, setup_logging
+from slokit.cli._history import RunHistory
 from slokit.cli._live import LiveProgress
 from slokit.errors import SlokitError, UsageError
 from slokit.load import RunOptions, run_spec
@@ -64,18 +65,27 @@ def execute(
     options: RunOptions,
     out_dir: Path | None,
     quiet: bool = False,
+    history: RunHistory | None = None,
 ) -> RunResults:
-    """Run, print the verdicts, write reports: shared by ``run`` and ``demo``."""
+    """Run, print the verdicts, write reports: shared by ``run`` and ``demo``.
+
+    With a ``history``, the stored runs add their gates (regressions, ``--fail-after``)
+    before the report, and the run is recorded after the reports are written.
+    """
     previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     try:
         with LiveProgress(err, enabled=not quiet) as live:
             results = run_spec(spec, scenarios, options, live)
     finally:
         signal.signal(signal.SIGTERM, previous)
+    if history is not None:
+        history.judge(results)
     render_terminal(results, out)
     if out_dir is not None:
         written = write_reports(results, out_dir)
         out.print("reports: " + ", ".join(str(p) for p in written))
+    if history is not None:
+        history.record(results)
     return results
 
 
@@ -112,8 +122,47 @@ def run(
         typer.Option("--out", "-o", help="Write results.json, junit.xml, summary.md here."),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live progress.")] = False,
+    label: Annotated[
+        list[str] | None,
+        typer.Option("--label", help="Label the recorded run KEY=VALUE (repeatable)."),
+    ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            help="Run history: postgresql://user@host/db or a SQLite file; default "
+            "$SLOKIT_STORE, else .slokit/runs.db beside the spec.",
+        ),
+    ] = None,
+    no_store: Annotated[
+        bool, typer.Option("--no-store", help="Do not record this run (no history gates).")
+    ] = False,
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline",
+            help="Run that --max-regression compares with: last-pass (default), last, or an id.",
+        ),
+    ] = None,
+    max_regression: Annotated[
+        str | None,
+        typer.Option(
+            "--max-regression",
+            help="Gate on the baseline per request and total, e.g. p95=10%,rps=5%: p50, p90, "
+            "p95, p99 at most N% slower, rps at most N% lower, error_rate at most N points up.",
+        ),
+    ] = None,
+    fail_after: Annotated[
+        int,
+        typer.Option(
+            "--fail-after",
+            min=1,
+            help="Fail a gate only when it failed N runs in a row (this run and the N-1 "
+            "stored before it, same service and scenarios); earlier failures only warn.",
+        ),
+    ] = 1,
 ) -> None:
-    """Drive load from SPEC and gate on its SLOs.
+    """Drive load from SPEC and gate on its SLOs; record the run in the run history.
 
     Exit codes: 0 all gates pass, 1 a gate failed, 2 bad input, 3 run aborted (partial results).
     """
@@ -121,7 +170,23 @@ def run(
     try:
         loaded = load_spec(spec)
         options = RunOptions(workers=workers, duration=_duration(duration), target=target)
-        results = execute(loaded, scenarios=scenario, options=options, out_dir=out_dir, quiet=quiet)
+        history = RunHistory.from_options(
+            spec,
+            store=store,
+            no_store=no_store,
+            labels=label or [],
+            baseline=baseline,
+            max_regression=max_regression,
+            fail_after=fail_after,
+        )
+        results = execute(
+            loaded,
+            scenarios=scenario,
+            options=options,
+            out_dir=out_dir,
+            quiet=quiet,
+            history=history,
+        )
     except SlokitError as exc:
         fail(exc)
     raise typer.Exit(results.exit_code)
@@ -167,3 +232,4 @@ from slokit.cli import _demo as _demo  # noqa: E402
 from slokit.cli import _proxy as _proxy  # noqa: E402
 from slokit.cli import _report as _report  # noqa: E402
 from slokit.cli import _rules as _rules  # noqa: E402
+from slokit.cli import _runs as _runs  # noqa: E402
