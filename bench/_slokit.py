@@ -36,7 +36,8 @@ def run_slokit(
     out = workdir / f"slokit-{label}"
     cmd = [sys.executable, "-m", "slokit", "run", str(BENCH / "specs" / spec)]
     cmd += ["--workers", "1", "--duration", f"{seconds:g}s", "--target", url]
-    cmd += ["--out", str(out), "--quiet"]
+    # Benchmark runs are not history: keep them out of the run store.
+    cmd += ["--out", str(out), "--quiet", "--no-store"]
     done = run_to_end(pinned(cmd, core), workdir / f"slokit-{label}.log", timeout=seconds + 90)
     results_file = out / "results.json"
     if results_file.is_file():
