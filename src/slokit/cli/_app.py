@@ -119,7 +119,12 @@ def run(
     ] = None,
     out_dir: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Write results.json, junit.xml, summary.md here."),
+        typer.Option(
+            "--out",
+            "-o",
+            help="Write results.json, junit.xml, summary.md, report.html, stats.csv and "
+            "history.csv here.",
+        ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live progress.")] = False,
     label: Annotated[
