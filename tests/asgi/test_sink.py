@@ -18,8 +18,8 @@ from slokit.asgi._trace import Holder, install_log_context, reset_current, set_c
 
 def record(i: int) -> tuple:  # type: ignore[type-arg]
     return (
-        0.0, 1_700_000_000.0 + i, f"r{i}", "a" * 32, "b" * 16, "GET", "/x/{id}", f"/x/{i}",
-        b"", 200, 0.002, 0, 10, "127.0.0.1", None, None,
+        1_700_000_000.0 + i, f"r{i}", "a" * 32, "b" * 16, "GET", "/x/{id}", f"/x/{i}",
+        b"", 200 + i, 0.002, 0, 10 ** (i + 2), "127.0.0.1", None, None,
     )  # fmt: skip
 
 
@@ -31,8 +31,20 @@ def test_records_reach_metrics_and_log_in_order() -> None:
         sink.push(record(i))  # no running loop: flushed at once
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert [line["request_id"] for line in lines] == ["r0", "r1", "r2"]
-    ((_, series),) = metrics.series()
+    assert [line["status"] for line in lines] == [200, 201, 202]
+    assert [line["time"] for line in lines] == [
+        "2023-11-14T22:13:20.000Z",
+        "2023-11-14T22:13:21.000Z",
+        "2023-11-14T22:13:22.000Z",
+    ]
+    assert {line["latency_ms"] for line in lines} == {2.0}
+    ((key, series),) = metrics.series()
+    assert key == ("/x/{id}", "GET")
     assert series.count == 3
+    assert series.statuses == {200: 1, 201: 1, 202: 1}
+    assert series.request == [3, 0, 0, 0, 0, 0, 0]  # no bodies
+    assert series.response == [1, 1, 1, 0, 0, 0, 0]  # 100, 1000, 10000 bytes: one per bucket
+    assert series.response_sum == 11_100
 
 
 def test_a_full_batch_is_flushed_without_waiting_for_the_timer() -> None:

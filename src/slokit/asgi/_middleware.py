@@ -33,10 +33,11 @@ from slokit.asgi._routes import RouteLabels
 from slokit.asgi._sink import RequestSink
 from slokit.asgi._slo import LiveSLOs
 from slokit.asgi._trace import (
+    POOL,
+    Fields,
     Holder,
     current_var,
     install_log_context,
-    new_ids,
     parse_traceparent,
     valid_request_id,
 )
@@ -60,6 +61,10 @@ _SHED = Refusal(
     [(b"retry-after", b"1")],
     "the service is at its concurrency limit; retry shortly",
 )
+
+
+# What a request header is to this layer (see __call__).
+_RID, _TRACEPARENT, _LENGTH, _CHUNKED, _USER, _DEADLINE = range(6)
 
 
 async def _nothing() -> None:
@@ -89,44 +94,43 @@ class _Exchange(Holder):
     )
     # Set only for requests with a body (see __init__).
     disconnected: bool
+    hijacked: bool
+    """This layer answered on its own mid-request (body over the limit): from then on the
+    application's messages are dropped, whatever it does about the body."""
     limit: int | None
     receive_: Receive | None
     refuse: Any
 
-    def __init__(self, send: Send, request_id: bytes) -> None:
-        self.fields = None
+    def __init__(self, send: Send, request_id: bytes, fields: Fields) -> None:
+        self.fields = fields
         self.send_: Send | None = send
         self.request_id = request_id
         self.status = 0
         self.size_out = 0
         self.extra: list[tuple[bytes, bytes]] | None = None
-        # Set when this layer answered on its own mid-request (body over the limit): from
-        # then on the application's messages are dropped, whatever it does about the body.
-        self.hijacked = False
         self.counted = -1
         """Bytes of a chunked body so far; -1 when the body has a declared length."""
-        # disconnected, limit, receive_ and refuse are set only for requests with a body:
-        # the common request pays for no store it does not read.
+        # disconnected, hijacked, limit, receive_ and refuse are set only for requests with a
+        # body: the common request pays for no store it does not read.
 
     def __call__(self, message: Any) -> Awaitable[None]:
         """The ``send`` the application gets: the object itself, so no bound method is made
         per request. A plain function returning the server's awaitable, not a coroutine of
         our own, which would be one more object per message."""
-        if self.hijacked:
+        send = self.send_
+        if send is None:  # answered by this layer, or the request is over: nothing goes out
             return _nothing()
         kind = message["type"]
-        if kind == "http.response.start":
+        if kind == "http.response.body":
+            self.size_out += len(message.get("body", b""))
+        elif kind == "http.response.start":
             self.status = message["status"]
             message = dict(message)
             headers = [*message.get("headers", ()), (b"x-request-id", self.request_id)]
             if self.extra:
                 headers.extend(self.extra)
             message["headers"] = headers
-        elif kind == "http.response.body":
-            self.size_out += len(message.get("body", b""))
-        if self.send_ is None:  # the request is over: an app task that lingers sends nothing
-            return _nothing()
-        return self.send_(message)
+        return send(message)
 
     async def receive(self) -> Any:
         """For requests with a body: notice a client that leaves mid-body, and for bodies of
@@ -140,6 +144,7 @@ class _Exchange(Holder):
             if limit is not None and self.counted > limit:
                 await self.refuse(self, _too_large(limit))
                 self.hijacked = True
+                self.send_ = None
                 # The application sees the client go away, never the excess bytes.
                 return {"type": "http.disconnect"}
         elif kind == "http.disconnect":
@@ -217,12 +222,26 @@ class SlokitMiddleware:
         elif isinstance(opts.concurrency, int):
             self._limiter = ConcurrencyLimiter(opts.concurrency, queue_timeout=opts.queue_timeout)
         self._max_body = opts.max_body
-        self._rid_header = opts.request_id_header.encode("latin-1")
-        self._user_header = self._log.user_header if self._log is not None else None
+        wanted = {
+            b"traceparent": _TRACEPARENT,
+            b"content-length": _LENGTH,
+            b"transfer-encoding": _CHUNKED,
+            b"x-request-deadline": _DEADLINE,
+            opts.request_id_header.lower().encode("latin-1"): _RID,
+        }
+        if self._log is not None and self._log.user_header is not None:
+            wanted.setdefault(self._log.user_header, _USER)
+        self._wanted = wanted.get
+        # Set only when the access log records request headers: one test per request.
+        self._header_log = self._log if self._log is not None and self._log.headers else None
+        self._shared_metrics = (
+            self._metrics if self._metrics is not None and self._metrics.multiprocess else None
+        )
         self._exclude = opts.exclude_paths
         self.checks = HealthChecks(opts.checks, ttl=opts.check_ttl)
         self.lifecycle.on_shutdown(self.checks.aclose)
         self._endpoints = self._build_endpoints(opts)
+        self._special = frozenset(self._endpoints) | self._exclude
         self._faults: FaultMiddleware | None = None
         if opts.faults:
             faults = FaultMiddleware(
@@ -285,16 +304,17 @@ class SlokitMiddleware:
                 await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        endpoint = self._endpoints.get(path)
-        if endpoint is not None and scope["method"] in ("GET", "HEAD"):
-            await endpoint(scope, receive, send)
-            return
+        if path in self._special:  # one test for the probes, /metrics, /ops/slo, excluded paths
+            endpoint = self._endpoints.get(path)
+            if endpoint is not None and scope["method"] in ("GET", "HEAD"):
+                await endpoint(scope, receive, send)
+                return
+            if path in self._exclude:
+                await self.app(scope, receive, send)
+                return
         faults = self._faults
         if faults is not None and path.startswith(faults.path) and faults.owns(path):
             await faults.admin(scope, receive, send)
-            return
-        if path in self._exclude:
-            await self.app(scope, receive, send)
             return
         # From here on one frame serves the request: an extra coroutine call per request is a
         # measurable share of this layer's cost.
@@ -305,41 +325,49 @@ class SlokitMiddleware:
         method: str = scope["method"]
         if method not in HTTP_METHODS:
             method = "OTHER"  # a label value the client cannot choose
-        # One pass over the headers for everything this layer reads.
+        # One pass over the headers for everything this layer reads: one dict lookup per
+        # header, where a chain of comparisons would cost six for each header we ignore.
         rid_raw = traceparent = length = user_raw = deadline_raw = None
         chunked = malformed = False
-        rid_header, user_header = self._rid_header, self._user_header
+        wanted = self._wanted
         for name, value in scope["headers"]:
-            if name == rid_header:
+            slot = wanted(name)
+            if slot is None:
+                continue
+            if slot == _RID:
                 rid_raw = value
-            elif name == b"traceparent":
+            elif slot == _TRACEPARENT:
                 traceparent = value
-            elif name == b"content-length":
+            elif slot == _LENGTH:
                 if length is not None and value != length:
                     malformed = True
                 length = value
-            elif name == b"transfer-encoding":
+            elif slot == _CHUNKED:
                 chunked = True
-            elif name == user_header:
+            elif slot == _USER:
                 user_raw = value
-            elif name == b"x-request-deadline":
+            else:
                 deadline_raw = value
-        request_id = valid_request_id(rid_raw) if rid_raw is not None else None
-        parent = parse_traceparent(traceparent) if traceparent is not None else None
-        ids = new_ids()
-        span_id = ids[32:]
+        # Ids from the pool (see _trace.POOL), already cut and encoded.
+        trace_id, span_id, request_id, rid_bytes = next(POOL.ids, None) or POOL.refill()
+        parent_id: str | None = None
+        sampled = True
+        parent = None if traceparent is None else parse_traceparent(traceparent)
         if parent is not None:
             trace_id, parent_id, sampled = parent
-        else:
-            trace_id, parent_id, sampled = ids[:32], None, True
         span = None
         tracing = self._tracing
         if tracing is not None and tracing.ready:
             started_span = tracing.start(method, path, parent)
             if started_span is not None:
                 span, trace_id, span_id = started_span
-        if request_id is None:
+        if parent is not None or span is not None:
             request_id = span_id + trace_id[:16]
+            rid_bytes = request_id.encode("ascii")
+        if rid_raw is not None:
+            valid = valid_request_id(rid_raw)
+            if valid is not None:
+                request_id, rid_bytes = valid, rid_raw
 
         size_in = 0
         if length is not None:
@@ -354,12 +382,11 @@ class SlokitMiddleware:
         limiter = self._limiter
         admitted = False
         lifecycle.in_flight += 1
-        metrics = self._metrics
-        if metrics is not None and metrics.multiprocess:
-            metrics.started()
-        ex = _Exchange(send, request_id.encode("ascii"))
+        shared = self._shared_metrics
+        if shared is not None:
+            shared.started()
+        ex = _Exchange(send, rid_bytes, (request_id, trace_id, span_id, parent_id, sampled))
         # set_current and reset_current, inlined: two calls fewer per request.
-        ex.fields = (request_id, trace_id, span_id, parent_id, sampled)
         set_var(ex)
         # The caller's deadline (x-request-deadline) bounds what this request may spend:
         # slokit.resilience's timeouts and outgoing calls see it. Passed already: 504.
@@ -397,7 +424,7 @@ class SlokitMiddleware:
                 ex.receive_ = receive
                 ex.refuse = self._refuse
                 ex.limit = self._max_body
-                ex.disconnected = False
+                ex.disconnected = ex.hijacked = False
                 if chunked:
                     ex.counted = 0
                 try:
@@ -410,6 +437,10 @@ class SlokitMiddleware:
                     else:
                         ex.status = ex.status or 500  # the server answers 500 for us
                         raise
+                finally:
+                    # ex outlives the request in the context: no reference to the server's
+                    # receive (and through it the task) may stay in it.
+                    ex.receive_ = ex.refuse = None
             else:
                 try:
                     await self.app(scope, receive, ex)
@@ -429,15 +460,14 @@ class SlokitMiddleware:
             label = self._label_cache.get(id(route)) if route is not None else None
             if label is None:
                 label = self._labels.label(scope)
-            if metrics is not None and metrics.multiprocess:
-                metrics.finished()
+            if shared is not None:
+                shared.finished()
             sink = self._sink
             if sink is not None:
                 client = scope.get("client")
-                log = self._log
+                log = self._header_log
                 sink.push(
                     (
-                        started,
                         _wall(),
                         request_id,
                         trace_id,
@@ -452,9 +482,7 @@ class SlokitMiddleware:
                         ex.size_out,
                         client[0] if client else None,
                         None if user_raw is None else user_raw.decode("latin-1"),
-                        log.header_values(scope["headers"])
-                        if log is not None and log.headers
-                        else None,
+                        None if log is None else log.header_values(scope["headers"]),
                     )
                 )
             if span is not None:
@@ -464,8 +492,8 @@ class SlokitMiddleware:
             if deadline_token is not None:
                 exit_deadline(deadline_token)
             # The context still holds ex, and ex would hold the server's send (and through it
-            # the task): drop them so no reference cycle outlives the request.
-            ex.send_ = ex.receive_ = ex.refuse = None
+            # the task): drop it so no reference cycle outlives the request.
+            ex.send_ = None
 
     async def _refuse(self, send: Send, refusal: Refusal) -> None:
         if self._metrics is not None:

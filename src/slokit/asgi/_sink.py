@@ -31,13 +31,14 @@ MAX_PENDING = 512
 
 log = logging.getLogger("slokit.asgi")
 
-# (started, wall, request_id, trace_id, span_id, method, label, path, query, status,
-#  elapsed, size_in, size_out, client, user, logged_headers)
+# (wall, request_id, trace_id, span_id, method, label, path, query, status, elapsed,
+#  size_in, size_out, client, user, logged_headers): AccessLog.lines and Metrics.observe_all
+# read records in this order.
 Record = tuple[
-    float, float, str, str, str, str, str, str, bytes, int, float, int, int,
+    float, str, str, str, str, str, str, bytes, int, float, int, int,
     str | None, str | None, dict[str, str] | None,
 ]  # fmt: skip
-FIELDS = 16
+FIELDS = 15
 
 
 class RequestSink:
@@ -92,15 +93,9 @@ class RequestSink:
 
     def _fold(self, flat: list[Any]) -> None:
         metrics, live, access = self._metrics, self._live, self._log
-        n = FIELDS
         if metrics is not None:
-            observe = metrics.observe
-            for i in range(0, len(flat), n):
-                observe(
-                    flat[i + 6], flat[i + 5], flat[i + 9], flat[i + 10], flat[i + 11], flat[i + 12]
-                )
+            metrics.observe_all(flat, FIELDS)
         if live is not None:
             live.tick()
         if access is not None:
-            line = access.line
-            access.write([line(*flat[i + 1 : i + n]) for i in range(0, len(flat), n)])
+            access.write(access.lines(flat, FIELDS))
