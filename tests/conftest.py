@@ -6,7 +6,14 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests._pg import throwaway_database
 from tests._support import UvicornApp
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A URL to a fresh PostgreSQL database that lives as long as the test session."""
+    yield from throwaway_database()
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from tests._pg import pg_schema_url
 from tests._support import UvicornApp, run_slokit
-from tests.store.conftest import pg_schema_url
 from tests.store.test_git import git, make_repo
 
 

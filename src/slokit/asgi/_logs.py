@@ -111,13 +111,15 @@ class AccessLog:
         ``_q``. The constant parts are joined once, outside the loop.
         """
         stamp = self._clock.format
-        quoted_route = self._quoted
-        quoted_client = self._quoted_client
+        routes, clients = self._routes.get, self._clients.get
+        quoted_route, quoted_client = self._quoted, self._quoted_client
         levels = _LEVELS
         q = _q
         mask_path = self._mask_path
         after_time = '","level":"'
         after_level = f'","logger":"slokit.access","service":{self._service},"request_id":"'
+        last_ms = -1
+        time_text = ""
         out: list[str] = []
         append = out.append
         for i in range(0, len(flat), step):
@@ -125,18 +127,25 @@ class AccessLog:
                 wall, request_id, trace_id, span_id, method, route, path, query, status,
                 seconds, bytes_in, bytes_out, client, user, logged_headers,
             ) = flat[i : i + step]  # fmt: skip
-            line = (
-                f'{{"time":"{stamp(wall)}{after_time}{levels[status // 100]}{after_level}'
-                f'{request_id}","trace_id":"{trace_id}","span_id":"{span_id}","method":"{method}'
-                f'","route":{quoted_route(route)},"path":{q(_MASKED if mask_path else path)}'
-                f',"status":{status},"latency_ms":{"%.3f" % (seconds * 1000.0)}'
-                f',"bytes_in":{bytes_in},"bytes_out":{bytes_out}'
+            ms = int(wall * 1000.0)
+            if ms != last_ms:  # several lines a millisecond on a busy server
+                last_ms, time_text = ms, stamp(wall)
+            where = (
+                "" if client is None else ',"client":' + (clients(client) or quoted_client(client))
             )
-            if client is not None:
-                line += f',"client":{quoted_client(client)}'
-            if query or user is not None or logged_headers:
-                line += self._rare(query, user, logged_headers)
-            append(line + "}\n")
+            rare = (
+                self._rare(query, user, logged_headers)
+                if query or user is not None or logged_headers
+                else ""
+            )
+            append(
+                f'{{"time":"{time_text}{after_time}{levels[status // 100]}{after_level}'
+                f'{request_id}","trace_id":"{trace_id}","span_id":"{span_id}","method":"{method}'
+                f'","route":{routes(route) or quoted_route(route)}'
+                f',"path":{q(_MASKED if mask_path else path)}'
+                f',"status":{status},"latency_ms":{"%.3f" % (seconds * 1000.0)}'
+                f',"bytes_in":{bytes_in},"bytes_out":{bytes_out}{where}{rare}}}\n'
+            )
         return out
 
     def _quoted(self, route: str) -> str:

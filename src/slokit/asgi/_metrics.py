@@ -79,7 +79,6 @@ class Series:
     """Everything counted for one ``(route, method)``: three histograms and the statuses."""
 
     __slots__ = (
-        "count",
         "duration",
         "duration_sum",
         "request",
@@ -90,7 +89,6 @@ class Series:
     )
 
     def __init__(self, latency_edges: int) -> None:
-        self.count = 0
         self.duration = [0] * (latency_edges + 1)  # the last slot is +Inf
         self.duration_sum = 0.0
         self.request = [0] * (len(SIZE_BUCKETS) + 1)
@@ -98,6 +96,11 @@ class Series:
         self.response = [0] * (len(SIZE_BUCKETS) + 1)
         self.response_sum = 0
         self.statuses: dict[int, int] = {}
+
+    @property
+    def count(self) -> int:
+        """Requests counted (from the statuses: one addition fewer per request)."""
+        return sum(self.statuses.values())
 
 
 def _cumulative(edges: tuple[float, ...], counts: list[int]) -> list[tuple[str, float]]:
@@ -240,7 +243,6 @@ class Metrics:
             s = series.get((route, method))
             if s is None:
                 s = series[(route, method)] = Series(edges)
-            s.count += 1
             s.duration[bisect_left(buckets, seconds)] += 1
             s.duration_sum += seconds
             if size_in:  # most requests have no body: bucket 0 without a search
