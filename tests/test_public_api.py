@@ -21,6 +21,8 @@ PACKAGES = [
     "slokit.resilience",
     "slokit.chaos",
     "slokit.store",
+    "slokit.rules",
+    "slokit.dashboard",
 ]
 
 
