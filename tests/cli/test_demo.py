@@ -5,12 +5,24 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from slokit.store import open_store
 from tests._support import run_slokit
 
 
-def test_demo_passes_and_writes_its_report(tmp_path: Path) -> None:
-    done = run_slokit("demo", "--duration", "8s", "-w", "1", "--out", str(tmp_path / "r"))
+def test_demo_passes_writes_its_report_and_records_the_run_where_it_runs(
+    tmp_path: Path,
+) -> None:
+    done = run_slokit(
+        "demo", "--duration", "8s", "-w", "1", "--out", str(tmp_path / "r"), cwd=tmp_path
+    )
     assert done.returncode == 0, done.stdout + done.stderr
+    with open_store(None, project_dir=tmp_path, create=False) as store:
+        (run,) = store.list()
+    assert run.service == "demo-orders"
+    assert run.labels == {"source": "demo"}
+    assert run.status == "pass"
+    assert f"recorded as run {run.id}" in done.stdout
+    assert "slokit dashboard" in done.stderr
     res = json.loads((tmp_path / "r" / "results.json").read_text())
     assert res["passed"] is True
     names = {v["name"] for v in res["verdicts"]}
@@ -20,7 +32,10 @@ def test_demo_passes_and_writes_its_report(tmp_path: Path) -> None:
 
 
 def test_demo_break_fails_the_gates_with_exit_1(tmp_path: Path) -> None:
-    done = run_slokit("demo", "--break", "-d", "8s", "-w", "1", "--out", str(tmp_path / "r"))
+    done = run_slokit(
+        "demo", "--break", "-d", "8s", "-w", "1", "--out", str(tmp_path / "r"), "--no-store",
+        cwd=tmp_path,
+    )  # fmt: skip
     assert done.returncode == 1, done.stdout + done.stderr
     res = json.loads((tmp_path / "r" / "results.json").read_text())
     failed = {v["name"] for v in res["verdicts"] if not v["passed"]}
@@ -30,3 +45,4 @@ def test_demo_break_fails_the_gates_with_exit_1(tmp_path: Path) -> None:
     assert "quotes-errors" not in failed
     assert "FAIL" in done.stdout
     assert "breaker 'pricing-provider' opened" in done.stdout
+    assert not (tmp_path / ".slokit").exists()

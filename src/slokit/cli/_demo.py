@@ -11,6 +11,7 @@ import typer
 
 from slokit.cli._app import _duration, app, execute
 from slokit.cli._common import err, fail, out, setup_logging
+from slokit.cli._history import RunHistory
 from slokit.errors import SlokitError
 from slokit.load import RunOptions
 from slokit.spec import load_spec
@@ -40,6 +41,18 @@ def demo(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Report directory.")] = Path(
         "slokit-report"
     ),
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            help="Run history to record the run in: postgresql://... or a SQLite file; "
+            "default $SLOKIT_STORE, else ./.slokit/runs.db.",
+            show_default=False,
+        ),
+    ] = None,
+    no_store: Annotated[
+        bool, typer.Option("--no-store", help="Do not record the run in the run history.")
+    ] = False,
     chaos: Annotated[
         str | None,
         typer.Option(
@@ -49,7 +62,8 @@ def demo(
         ),
     ] = None,
 ) -> None:
-    """Start the demo service, load it for ~30 s, print the verdicts, write ./slokit-report/."""
+    """Start the demo service, load it for ~30 s, print the verdicts, write ./slokit-report/,
+    and record the run in ./.slokit/runs.db (see it with `slokit dashboard`)."""
     from slokit.demo import DemoServer, spec_path
     from slokit.demo import serve as serve_demo
 
@@ -63,12 +77,27 @@ def demo(
     outage = OUTAGE if broken else None
     try:
         spec = load_spec(spec_path())
+        # The demo's spec lives inside the package: its history belongs where it is run.
+        history = RunHistory.from_options(
+            spec_path(),
+            store=store,
+            no_store=no_store,
+            labels=[] if no_store else ["source=demo", *(["break=yes"] if broken else [])],
+            baseline=None,
+            max_regression=None,
+            fail_after=1,
+            project=Path.cwd(),
+        )
         with DemoServer(outage=outage) as server:
             note = f" (provider outage from {OUTAGE[0]:g} s to {OUTAGE[1]:g} s)" if broken else ""
             err.print(f"demo service up at {server.url}{note}")
             options = RunOptions(workers=workers, duration=_duration(duration), target=server.url)
-            results = execute(spec, scenarios=["mixed"], options=options, out_dir=out_dir)
+            results = execute(
+                spec, scenarios=["mixed"], options=options, out_dir=out_dir, history=history
+            )
             _provider_summary(server.url)
+        if history is not None:
+            err.print("every recorded run, in a browser: slokit dashboard")
     except SlokitError as exc:
         fail(exc)
     raise typer.Exit(results.exit_code)

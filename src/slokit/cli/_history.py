@@ -49,6 +49,8 @@ class RunHistory:
     baseline: str
     limits: RegressionLimits | None
     fail_after: int
+    project: Path | None = None
+    """Where the default store and the git commit are looked for; None: the spec's folder."""
     _store: RunStore | None = field(default=None, init=False)
     _unavailable: bool = field(default=False, init=False)
     _notes: list[str] = field(default_factory=list, init=False)
@@ -65,6 +67,7 @@ class RunHistory:
         baseline: str | None,
         max_regression: str | None,
         fail_after: int,
+        project: Path | None = None,
     ) -> RunHistory | None:
         """Check the options before the run (UsageError); None with ``--no-store``."""
         from slokit.store import RegressionLimits
@@ -107,11 +110,12 @@ class RunHistory:
             baseline=(baseline or "last-pass").strip().lower(),
             limits=limits,
             fail_after=fail_after,
+            project=project,
         )
 
     @property
     def project_dir(self) -> Path:
-        return self.spec_path.resolve().parent
+        return self.project or self.spec_path.resolve().parent
 
     def _open(self) -> RunStore | None:
         from slokit.store import open_store
