@@ -126,7 +126,7 @@ class ConcurrencyLimiter:
             return False
         return await self._wait()
 
-    def release(self, latency: float, *, dropped: bool = False) -> None:
+    def release(self, latency: float, dropped: bool = False) -> None:
         """A request admitted earlier is done; ``latency`` is its duration in seconds.
 
         ``dropped=True`` marks a request that was not served normally; the fixed limit
@@ -270,7 +270,7 @@ class AdaptiveLimiter(ConcurrencyLimiter):
         self._window_peak = 0
         self._window_end = clock() + sample_window
 
-    def release(self, latency: float, *, dropped: bool = False) -> None:
+    def release(self, latency: float, dropped: bool = False) -> None:
         in_flight = self._in_flight
         if in_flight <= 0:
             raise RuntimeError("release() without a matching successful acquire()")

@@ -53,33 +53,40 @@ class RequestSink:
         self._metrics = metrics
         self._live = live
         self._log = access_log
-        self._pending: list[Any] = []
-        self._scheduled = False
+        self.pending: list[Any] = []
+        """Finished requests, FIELDS values each (a flat list: see the module's docstring)."""
+        self.armed = False
+        """A flush is scheduled (or the batch is being folded right now)."""
         self._failed_at = -60.0
 
     def push(self, record: Record) -> None:
-        pending = self._pending
-        pending.extend(record)
-        if len(pending) >= MAX_PENDING * FIELDS:
+        self.pending.extend(record)
+        if not self.armed or len(self.pending) >= MAX_PENDING * FIELDS:
+            self.arm()
+
+    def arm(self) -> None:
+        """After records were added to ``pending``: fold a full batch now, else make sure a
+        flush is scheduled."""
+        if len(self.pending) >= MAX_PENDING * FIELDS:
             self.flush()
-        elif not self._scheduled:
-            self._scheduled = True
+        elif not self.armed:
+            self.armed = True
             try:
                 asyncio.get_running_loop().call_later(FLUSH_EVERY, self._timer)
             except RuntimeError:  # no running loop (a test calling the app by hand)
-                self._scheduled = False
+                self.armed = False
                 self.flush()
 
     def _timer(self) -> None:
-        self._scheduled = False
+        self.armed = False
         self.flush()
 
     def flush(self) -> None:
         """Fold every pending record into metrics, SLOs and the log. Never raises."""
-        records = self._pending
+        records = self.pending
         if not records:
             return
-        self._pending = []
+        self.pending = []
         try:
             if self._on_flush is not None:
                 self._on_flush()
