@@ -39,8 +39,17 @@ _BINS_PER_DECADE = 100
 
 
 def plotly_config() -> dict[str, Any]:
-    """The ``config`` every chart is drawn with: resizes with its box, no links to plotly.com."""
-    return {"responsive": True, "displaylogo": False, "modeBarButtonsToRemove": ["lasso2d"]}
+    """The ``config`` every chart is drawn with: resizes with its box, no links to plotly.com.
+
+    plotly.js 3 shows a "Share chart..." button by default that opens Plotly Cloud and posts
+    the whole figure to it: a report or a dashboard must never offer to upload a run.
+    """
+    return {
+        "responsive": True,
+        "displaylogo": False,
+        "showSendToCloud": False,
+        "modeBarButtonsToRemove": ["lasso2d", "sendChartToCloud"],
+    }
 
 
 def _text(value: str) -> str:
