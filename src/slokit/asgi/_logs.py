@@ -122,11 +122,12 @@ class AccessLog:
         time_text = ""
         out: list[str] = []
         append = out.append
-        for i in range(0, len(flat), step):
-            (
-                wall, request_id, trace_id, span_id, method, route, path, query, status,
-                seconds, bytes_in, bytes_out, client, user, logged_headers,
-            ) = flat[i : i + step]  # fmt: skip
+        # zip over one iterator cuts the flat list into records in C (reusing one tuple),
+        # half the cost of slicing it.
+        for (
+            wall, request_id, trace_id, span_id, method, route, path, query, status,
+            seconds, bytes_in, bytes_out, client, user, logged_headers,
+        ) in zip(*[iter(flat)] * step, strict=True):  # fmt: skip
             ms = int(wall * 1000.0)
             if ms != last_ms:  # several lines a millisecond on a busy server
                 last_ms, time_text = ms, stamp(wall)

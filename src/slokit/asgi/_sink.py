@@ -33,7 +33,7 @@ log = logging.getLogger("slokit.asgi")
 
 # (wall, request_id, trace_id, span_id, method, label, path, query, status, elapsed,
 #  size_in, size_out, client, user, logged_headers): AccessLog.lines and Metrics.observe_all
-# read records in this order.
+# unpack records in this order, by position.
 Record = tuple[
     float, str, str, str, str, str, str, bytes, int, float, int, int,
     str | None, str | None, dict[str, str] | None,
