@@ -35,11 +35,11 @@ from slokit.errors import UsageError
 from slokit.rules._budget import (
     BURN_WINDOWS,
     BudgetReport,
-    _human_duration,
     _report,
     _windows,
     budget_json,
     budget_report,
+    format_span,
     render_budget,
 )
 from slokit.spec import SLO, Spec, parse_spec
@@ -677,4 +677,4 @@ def test_rendered_nothing() -> None:
     ],
 )
 def test_human_durations(seconds: float, text: str) -> None:
-    assert _human_duration(seconds) == text
+    assert format_span(seconds) == text

@@ -10,6 +10,7 @@ from rich.markup import escape
 
 from slokit.cli._app import app
 from slokit.cli._common import EXIT_USAGE, err, fail, setup_logging
+from slokit.cli._runs import StoreOption
 from slokit.errors import SlokitError, StoreError, UsageError
 
 
@@ -35,15 +36,7 @@ def dashboard(
         str,
         typer.Option("--host", help="Address to serve on; loopback only unless --allow-remote."),
     ] = "127.0.0.1",
-    store: Annotated[
-        str | None,
-        typer.Option(
-            "--store",
-            help="postgresql://user@host/db or a SQLite file; default $SLOKIT_STORE, else "
-            "PROJECT/.slokit/runs.db.",
-            show_default=False,
-        ),
-    ] = None,
+    store: StoreOption = None,
     project: Annotated[
         Path | None,
         typer.Option(

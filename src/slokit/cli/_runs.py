@@ -182,28 +182,6 @@ def runs_show(
     render_terminal(record.results(), out)
 
 
-def _value(metric: str, value: float | None) -> str:
-    if value is None:
-        return "-"
-    if metric == "error_rate":
-        return format_percent(value)
-    if metric == "rps":
-        return format_count(round(value, 1))
-    return format_ms(value)
-
-
-def _change(m: MetricChange) -> str:
-    if m.change is None:
-        return "-"
-    if m.metric == "error_rate":
-        return f"{m.change * 100:+.2f} pts"
-    if m.metric == "rps":
-        absolute = f"{m.change:+,.1f}"
-    else:
-        absolute = ("+" if m.change >= 0 else "-") + format_ms(abs(m.change))
-    return absolute + (f" ({m.relative:+.1%})" if m.relative is not None else "")
-
-
 def _reading(m: MetricChange) -> str:
     text = m.reading
     if m.small_sample:
@@ -265,9 +243,9 @@ def runs_compare(
             table.add_row(
                 escape(name) if i == 0 else "",
                 m.metric,
-                _value(m.metric, m.base),
-                _value(m.metric, m.new),
-                _change(m),
+                m.shown("base"),
+                m.shown("new"),
+                m.shown_change(),
                 _reading(m),
                 end_section=i == len(row.metrics) - 1,
             )

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 from slokit.results import format_count, format_ms, format_percent
-from slokit.rules import BudgetReport
+from slokit.rules import BudgetReport, format_share, format_span
 from slokit.spec import format_duration
 from slokit.store import MetricChange, RequestSummary
 
@@ -49,26 +49,11 @@ def part(value: str) -> str:
 
 
 def compare_value(m: MetricChange, side: str) -> str:
-    value: float | None = getattr(m, side)
-    if value is None:
-        return "-"
-    if m.metric == "error_rate":
-        return format_percent(value)
-    if m.metric == "rps":
-        return rps(value)
-    return format_ms(value)
+    return m.shown(side)
 
 
 def compare_change(m: MetricChange) -> str:
-    if m.change is None:
-        return "-"
-    if m.metric == "error_rate":
-        return f"{m.change * 100:+.2f} pts"
-    if m.metric == "rps":
-        absolute = f"{m.change:+,.1f}"
-    else:
-        absolute = ("+" if m.change >= 0 else "-") + format_ms(abs(m.change))
-    return absolute + (f" ({m.relative:+.1%})" if m.relative is not None else "")
+    return m.shown_change()
 
 
 def compare_class(m: MetricChange) -> str:
@@ -84,26 +69,8 @@ def compare_class(m: MetricChange) -> str:
 
 
 def share(ratio: float | None) -> str:
-    """``0.99512`` -> ``99.512%`` (three decimals at most), ``-`` for unknown."""
-    if ratio is None:
-        return "-"
-    text = f"{ratio * 100:.3f}".rstrip("0").rstrip(".")
-    return ("0" if text == "-0" else text) + "%"
-
-
-def human_seconds(seconds: float) -> str:
-    """Two units at most: ``45s``, ``12m``, ``5h 12m``, ``12d 3h``; ``> 1y`` beyond a year."""
-    if seconds >= 365 * 86400:
-        return "> 1y"
-    if seconds < 59.5:
-        return f"{seconds:.0f}s"
-    if seconds < 3570:
-        return f"{round(seconds / 60)}m"
-    if seconds < 84600:
-        hours, minutes = divmod(round(seconds / 60), 60)
-        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
-    days, hours = divmod(round(seconds / 3600), 24)
-    return f"{days}d {hours}h" if hours else f"{days}d"
+    """``0.99512`` -> ``99.512%`` (as ``slokit budget`` words it), ``-`` for unknown."""
+    return "-" if ratio is None else format_share(ratio)
 
 
 def budget_left(r: BudgetReport) -> str:
@@ -130,7 +97,7 @@ def runs_out(r: BudgetReport) -> str:
         return "exhausted"
     if r.exhaustion_s is None:
         return "-" if r.sli is None else "not burning"
-    return f"in {human_seconds(r.exhaustion_s)}"
+    return f"in {format_span(r.exhaustion_s)}"
 
 
 FILTERS: dict[str, Callable[..., Any]] = {

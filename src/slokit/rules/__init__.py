@@ -3,7 +3,14 @@
 All generated from the same ``slokit.yaml`` the load tests and the service middleware read.
 """
 
-from slokit.rules._budget import BudgetReport, budget_json, budget_report, render_budget
+from slokit.rules._budget import (
+    BudgetReport,
+    budget_json,
+    budget_report,
+    format_share,
+    format_span,
+    render_budget,
+)
 from slokit.rules._grafana import dashboard, render_dashboard
 from slokit.rules._openslo import export_openslo
 from slokit.rules._openslo_import import import_openslo
@@ -18,6 +25,8 @@ __all__ = [
     "budget_report",
     "dashboard",
     "export_openslo",
+    "format_share",
+    "format_span",
     "import_openslo",
     "render_budget",
     "render_dashboard",

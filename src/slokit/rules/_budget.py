@@ -33,7 +33,15 @@ from slokit.spec import SLO, Spec, format_duration
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["BURN_WINDOWS", "BudgetReport", "budget_json", "budget_report", "render_budget"]
+__all__ = [
+    "BURN_WINDOWS",
+    "BudgetReport",
+    "budget_json",
+    "budget_report",
+    "format_share",
+    "format_span",
+    "render_budget",
+]
 
 BURN_WINDOWS: dict[str, float] = {"1h": 3600.0, "6h": 21600.0, "1d": 86400.0, "3d": 259200.0}
 """The burn rates a report shows: the long windows of the burn-rate alerts."""
@@ -384,13 +392,13 @@ def budget_json(reports: Sequence[BudgetReport]) -> dict[str, Any]:
     }
 
 
-def _percent(ratio: float) -> str:
+def format_share(ratio: float) -> str:
     """``0.99512`` -> ``99.512%``: three decimals at most, trailing zeros dropped."""
     text = f"{ratio * 100:.3f}".rstrip("0").rstrip(".")
     return ("0" if text == "-0" else text) + "%"
 
 
-def _human_duration(seconds: float) -> str:
+def format_span(seconds: float) -> str:
     """Two units at most: ``45s``, ``12m``, ``5h 12m``, ``12d 3h``; ``> 1y`` beyond a year."""
     if seconds >= 365 * 86400:
         return "> 1y"
@@ -406,11 +414,11 @@ def _human_duration(seconds: float) -> str:
 
 
 def _sli_cell(r: BudgetReport) -> str:
-    target = _percent(r.objective)
+    target = format_share(r.objective)
     if r.sli is None:
         return f"[dim]no traffic[/] / {target}"
     color = "green" if r.sli >= r.objective else "red"
-    return f"[{color}]{_percent(r.sli)}[/] / {target}"
+    return f"[{color}]{format_share(r.sli)}[/] / {target}"
 
 
 def _budget_cell(r: BudgetReport) -> str:
@@ -418,7 +426,7 @@ def _budget_cell(r: BudgetReport) -> str:
         return "[dim]-[/]"
     color = "red" if r.exhausted else "yellow" if r.budget_remaining < 0.25 else "green"
     minutes = f"{r.budget_remaining_minutes:,.1f}".removesuffix(".0")
-    return f"[{color}]{_percent(r.budget_remaining)}[/] ({minutes} min)"
+    return f"[{color}]{format_share(r.budget_remaining)}[/] ({minutes} min)"
 
 
 def _burn_cell(rate: float | None) -> str:
@@ -436,7 +444,7 @@ def _exhaustion_cell(r: BudgetReport) -> str:
     if r.exhaustion_s is None:
         return "[dim]-[/]" if r.sli is None else "[green]not burning[/]"
     color = "red" if r.exhaustion_s < 86400 else "yellow" if r.exhaustion_s < 7 * 86400 else ""
-    text = f"in {_human_duration(r.exhaustion_s)}"
+    text = f"in {format_span(r.exhaustion_s)}"
     return f"[{color}]{text}[/]" if color else text
 
 

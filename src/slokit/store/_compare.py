@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from slokit.results import RequestStats, RunResults
+from slokit.results import RequestStats, RunResults, format_count, format_ms, format_percent
 
 __all__ = [
     "Comparison",
@@ -110,6 +110,29 @@ class MetricChange:
     """For people: "changed by +12.0%", "likely a real change", "within noise", ..."""
     small_sample: bool = False
     p_value: float | None = None
+
+    def shown(self, side: str) -> str:
+        """One side (``"base"`` or ``"new"``) for people: ``12.3ms``, ``0.5%``, ``1,234``."""
+        value: float | None = getattr(self, side)
+        if value is None:
+            return "-"
+        if self.metric == "error_rate":
+            return format_percent(value)
+        if self.metric == "rps":
+            return format_count(round(value, 1))
+        return format_ms(value)
+
+    def shown_change(self) -> str:
+        """The change for people: ``+2.1ms (+12.0%)``, ``+0.50 pts``, ``-120.0 (-3.1%)``."""
+        if self.change is None:
+            return "-"
+        if self.metric == "error_rate":
+            return f"{self.change * 100:+.2f} pts"
+        if self.metric == "rps":
+            absolute = f"{self.change:+,.1f}"
+        else:
+            absolute = ("+" if self.change >= 0 else "-") + format_ms(abs(self.change))
+        return absolute + (f" ({self.relative:+.1%})" if self.relative is not None else "")
 
     def to_dict(self) -> dict[str, Any]:
         return {
