@@ -53,28 +53,22 @@ _MS = [f"{i:03d}" for i in range(1000)]
 
 
 class _Clock:
-    """ISO 8601 UTC timestamps with milliseconds; the date is formatted once a second and the
-    whole stamp once a millisecond (a busy server logs several lines per millisecond)."""
+    """ISO 8601 UTC timestamps with milliseconds; the date part is formatted once a second.
+    (AccessLog.lines asks once a millisecond: a busy server logs several lines in one.)"""
 
-    __slots__ = ("_ms", "_prefix", "_second", "_stamp")
+    __slots__ = ("_prefix", "_second")
 
     def __init__(self) -> None:
         self._second = -1
-        self._ms = -1
         self._prefix = ""
-        self._stamp = ""
 
     def format(self, t: float) -> str:
         ms = int(t * 1000.0)
-        if ms == self._ms:
-            return self._stamp
-        self._ms = ms
         second = ms // 1000
         if second != self._second:
             self._second = second
             self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
-        self._stamp = stamp = f"{self._prefix}{_MS[ms - second * 1000]}Z"
-        return stamp
+        return f"{self._prefix}{_MS[ms - second * 1000]}Z"
 
 
 class AccessLog:

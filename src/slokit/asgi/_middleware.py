@@ -30,7 +30,7 @@ from slokit.asgi._otel import Tracing
 from slokit.asgi._probes import Endpoint, Probes, metrics_endpoint, ops_endpoint
 from slokit.asgi._respond import Receive, Scope, Send, reply_json
 from slokit.asgi._routes import RouteLabels
-from slokit.asgi._sink import FIELDS, MAX_PENDING, RequestSink
+from slokit.asgi._sink import FULL, RequestSink
 from slokit.asgi._slo import LiveSLOs
 from slokit.asgi._trace import (
     POOL,
@@ -62,9 +62,6 @@ _SHED = Refusal(
     "the service is at its concurrency limit; retry shortly",
 )
 
-
-_FULL = MAX_PENDING * FIELDS
-"""Fields in a full batch: folded at once, without waiting for the timer."""
 
 # What a request header is to this layer (see __call__).
 _RID, _TRACEPARENT, _LENGTH, _CHUNKED, _USER, _DEADLINE = range(6)
@@ -490,7 +487,7 @@ class SlokitMiddleware:
                         None if log is None else log.header_values(scope["headers"]),
                     )
                 )
-                if not sink.armed or len(pending) >= _FULL:
+                if not sink.armed or len(pending) >= FULL:
                     sink.arm()
             if span is not None:
                 assert tracing is not None

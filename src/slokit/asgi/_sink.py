@@ -23,7 +23,7 @@ from slokit.asgi._logs import AccessLog
 from slokit.asgi._metrics import Metrics
 from slokit.asgi._slo import LiveSLOs
 
-__all__ = ["FLUSH_EVERY", "MAX_PENDING", "RequestSink"]
+__all__ = ["FIELDS", "FLUSH_EVERY", "FULL", "MAX_PENDING", "RequestSink"]
 
 FLUSH_EVERY = 0.1
 """Seconds a finished request waits at most before it shows in metrics and logs."""
@@ -39,6 +39,8 @@ Record = tuple[
     str | None, str | None, dict[str, str] | None,
 ]  # fmt: skip
 FIELDS = 15
+FULL = MAX_PENDING * FIELDS
+"""Values in a full batch: folded at once, without waiting for the timer."""
 
 
 class RequestSink:
@@ -56,18 +58,18 @@ class RequestSink:
         self.pending: list[Any] = []
         """Finished requests, FIELDS values each (a flat list: see the module's docstring)."""
         self.armed = False
-        """A flush is scheduled (or the batch is being folded right now)."""
+        """A flush of ``pending`` is scheduled."""
         self._failed_at = -60.0
 
     def push(self, record: Record) -> None:
         self.pending.extend(record)
-        if not self.armed or len(self.pending) >= MAX_PENDING * FIELDS:
+        if not self.armed or len(self.pending) >= FULL:
             self.arm()
 
     def arm(self) -> None:
         """After records were added to ``pending``: fold a full batch now, else make sure a
         flush is scheduled."""
-        if len(self.pending) >= MAX_PENDING * FIELDS:
+        if len(self.pending) >= FULL:
             self.flush()
         elif not self.armed:
             self.armed = True
