@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from slokit.dashboard._data import ScenarioCard, ScenarioRun
+from slokit.report import chart_layout
 from slokit.spec import format_duration, parse_duration
 from slokit.store import StoredVerdict
 
 __all__ = [
-    "FONT",
     "Sparkline",
     "Threshold",
     "p95_sparkline",
@@ -33,9 +33,6 @@ __all__ = [
 
 Figure = dict[str, Any]
 
-FONT = (
-    "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, 'Noto Sans', sans-serif"
-)
 _COLORS = {"p50": "#16a34a", "p95": "#d97706", "p99": "#dc2626", "errors": "#dc2626"}
 _RPS = "#2563eb"
 _THRESHOLD_COLORS = ("#6b7280", "#9333ea", "#0891b2", "#db2777", "#4b5563")
@@ -84,17 +81,10 @@ def _x(runs: list[ScenarioRun]) -> list[str]:
 
 
 def _layout(title: str, y_title: str) -> Figure:
-    return {
-        "title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}},
-        "font": {"family": FONT, "size": 12},
-        "autosize": True,
-        "height": 320,
-        "margin": {"l": 56, "r": 20, "t": 40, "b": 84},
-        "legend": {"orientation": "h", "x": 0, "y": 0, "yref": "container", "yanchor": "bottom"},
-        "xaxis": {"title": {"text": "run start (UTC)"}, "type": "date", "automargin": True},
-        "yaxis": {"title": {"text": y_title}, "rangemode": "tozero", "automargin": True},
-        "hovermode": "closest",
-    }
+    layout = chart_layout(title, y_title)
+    layout["xaxis"] = {"title": {"text": "run start (UTC)"}, "type": "date", "automargin": True}
+    layout["hovermode"] = "closest"
+    return layout
 
 
 def _line(

@@ -6,7 +6,7 @@ results.json back so ``slokit report`` can rebuild them. ``scenario_figures`` re
 charts as plotly figure dicts for other pages (the dashboard) to draw with ``plotly_config()``.
 """
 
-from slokit.report._charts import plotly_config, scenario_figures
+from slokit.report._charts import chart_layout, plotly_config, scenario_figures
 from slokit.report._csv import history_csv, stats_csv
 from slokit.report._files import (
     REPORT_FILES,
@@ -21,6 +21,7 @@ from slokit.report._terminal import render_terminal
 
 __all__ = [
     "REPORT_FILES",
+    "chart_layout",
     "history_csv",
     "junit_xml",
     "plotly_config",

@@ -17,7 +17,7 @@ from typing import Any
 
 from slokit.results import Histogram, ScenarioResults, TimelinePoint
 
-__all__ = ["plotly_config", "scenario_figures"]
+__all__ = ["chart_layout", "plotly_config", "scenario_figures"]
 
 Figure = dict[str, Any]
 
@@ -93,8 +93,10 @@ def _warmup(points: list[TimelinePoint]) -> tuple[list[Figure], list[Figure]]:
     return [shape], [label]
 
 
-def _layout(title: str, y_title: str, points: list[TimelinePoint] | None) -> Figure:
-    layout: Figure = {
+def chart_layout(title: str, y_title: str) -> Figure:
+    """The layout every slokit chart starts from (report.html and the dashboard): title,
+    fonts, height and margins, the legend under the plot, a y axis from zero."""
+    return {
         "title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}},
         "font": {"family": FONT, "size": 12},
         "autosize": True,
@@ -103,8 +105,12 @@ def _layout(title: str, y_title: str, points: list[TimelinePoint] | None) -> Fig
         # Below everything, whatever the plot's height: never over the x axis title.
         "legend": {"orientation": "h", "x": 0, "y": 0, "yref": "container", "yanchor": "bottom"},
         "yaxis": {"title": {"text": y_title}, "rangemode": "tozero", "automargin": True},
-        "hovermode": "x unified",
     }
+
+
+def _layout(title: str, y_title: str, points: list[TimelinePoint] | None) -> Figure:
+    layout = chart_layout(title, y_title)
+    layout["hovermode"] = "x unified"
     if points is not None:
         end = max((p.second + 1 for p in points), default=1)
         layout["xaxis"] = {
