@@ -103,6 +103,15 @@ def chrome(size: tuple[int, int] = LAPTOP, args: Sequence[str] = ()) -> Iterator
         shutil.rmtree(profile, ignore_errors=True)
 
 
+def fresh(driver: WebDriver) -> WebDriver:
+    """A module's shared browser made ready for the next test: laptop size, logs emptied, so
+    that what a test reads from them is its own."""
+    driver.set_window_size(*LAPTOP)
+    console_errors(driver)
+    requests_made(driver)
+    return driver
+
+
 def console_errors(driver: WebDriver) -> list[str]:
     """The SEVERE console entries since the last call (reading the log empties it). Nothing
     is ignored: a 404 favicon, a CSP refusal or a script error is a bug of the page."""

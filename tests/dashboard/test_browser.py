@@ -34,6 +34,7 @@ from tests._browser import (
     chrome,
     console_errors,
     decode_png,
+    fresh,
     requests_made,
     require_chromium,
     wait_for,
@@ -86,12 +87,7 @@ def chromium() -> Iterator[WebDriver]:
 
 @pytest.fixture
 def browser(chromium: WebDriver) -> WebDriver:
-    """The module's browser at laptop size with its logs emptied, so that what a test reads
-    from them is its own."""
-    chromium.set_window_size(*LAPTOP)
-    console_errors(chromium)
-    requests_made(chromium)
-    return chromium
+    return fresh(chromium)
 
 
 def visit(browser: WebDriver, url: str) -> int:

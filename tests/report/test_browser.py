@@ -20,6 +20,7 @@ from tests._browser import (
     charts_drawn,
     chrome,
     console_errors,
+    fresh,
     requests_made,
     wait_for,
     wait_for_charts,
@@ -37,12 +38,7 @@ def chromium() -> Iterator[WebDriver]:
 
 @pytest.fixture
 def browser(chromium: WebDriver) -> WebDriver:
-    """The module's browser at laptop size with its logs emptied, so that what a test reads
-    from them is its own."""
-    chromium.set_window_size(*LAPTOP)
-    console_errors(chromium)
-    requests_made(chromium)
-    return chromium
+    return fresh(chromium)
 
 
 def open_report(browser: WebDriver, report_run: RunOut) -> str:
