@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import random
 import re
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -74,3 +76,18 @@ def test_a_forked_worker_never_hands_out_its_parents_next_ids() -> None:
     assert len(child) == 32
     parent_next = [new_ids()[0] for _ in range(1100)]  # the rest of the parent's pool and more
     assert child not in parent_next
+
+
+def test_all_zero_trace_or_span_ids_are_never_handed_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    # W3C trace context forbids all-zero ids. Make the pool's draw land on them: in a fixed
+    # draw, id 0 gets a zero trace id and id 2 a zero span id.
+    raw = bytearray(random.Random(7).randbytes(1024 * 24))
+    raw[0:16] = bytes(16)
+    raw[2 * 24 + 16 : 3 * 24] = bytes(8)
+    monkeypatch.setattr(os, "urandom", lambda n: bytes(raw[:n]))
+    POOL.forget()
+    drawn = [new_ids() for _ in range(1022)]  # the whole pool: two ids fewer than drawn
+    POOL.forget()
+    traces = [raw[k * 24 : k * 24 + 16].hex() for k in (1, *range(3, 1024))]
+    assert [trace for trace, _, _, _ in drawn] == traces
+    assert all(span != "0" * 16 for _, span, _, _ in drawn)

@@ -76,18 +76,18 @@ _ZERO_SPAN = "0" * 16
 
 
 def _fresh_ids() -> list[Ids]:
-    # One syscall and one hex conversion in C per thousand requests, cut and encoded here
-    # once for all of them: a draw and a big-integer format per request measured over a
-    # microsecond on a busy server. The request id is the span id and half the trace id:
-    # unique per request even when many share a trace.
-    pool = os.urandom(_POOL_IDS * 24).hex()
-    ids: list[Ids] = []
-    for i in range(0, len(pool), 48):
-        trace, span = pool[i : i + 32], pool[i + 32 : i + 48]
-        if trace == _ZERO_TRACE or span == _ZERO_SPAN:
-            continue  # invalid in W3C trace context: one in 2**64, but the check is cheap
-        rid = span + trace[:16]
-        ids.append((trace, span, rid, rid.encode("ascii")))
+    # One syscall per thousand requests, and every id cut and encoded in C (hex() with a
+    # separator every 8 bytes, split, map, zip): a draw and a big-integer format per request
+    # measured over a microsecond on a busy server, and a Python loop over the pool a third of
+    # one. The request id is the span id and half the trace id: unique per request even when
+    # many share a trace.
+    words = os.urandom(_POOL_IDS * 24).hex(" ", 8).split()
+    high, low, spans = words[0::3], words[1::3], words[2::3]
+    traces = list(map(str.__add__, high, low))
+    rids = list(map(str.__add__, spans, high))
+    ids = list(zip(traces, spans, rids, map(str.encode, rids), strict=True))
+    if _ZERO_TRACE in traces or _ZERO_SPAN in spans:  # invalid in W3C trace context: 1 in 2**64
+        ids = [i for i in ids if i[0] != _ZERO_TRACE and i[1] != _ZERO_SPAN]
     return ids
 
 
