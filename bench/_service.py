@@ -1,10 +1,12 @@
 """Service leg: what slokit's middleware costs a FastAPI service, next to a peer's.
 
 The demo app runs under uvicorn (one worker, pinned to the server core) bare, with slokit's
-full stack, and with prometheus-fastapi-instrumentator; wrk (pinned to the other core) loads
-two routes: the demo's daily-horoscope read, and a bare ``/items/{id}`` that returns a tiny
-dict (the worst case for any middleware's share). The variants take turns, several rounds,
-and each variant's figure is its median, so a noisy second hurts every variant alike.
+full stack, with prometheus-fastapi-instrumentator, and with ``floor`` (``_floor.py``: the
+least a pure-Python layer with slokit's per-request contract can do, for scale); wrk
+(pinned to the other core) loads two routes: the demo's daily-horoscope read, and a bare
+``/items/{id}`` that returns a tiny dict (the worst case for any middleware's share). The
+variants take turns, several rounds, and each variant's figure is its median, so a noisy
+second hurts every variant alike.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 
 from _common import BENCH, LOOPBACK, Background, Cores, free_port, pinned, run_to_end
 
-VARIANTS = ("bare", "slokit", "pfi")
+VARIANTS = ("bare", "slokit", "pfi", "floor")
 ROUTES = ("/api/horoscopes/daily", "/items/42")
 CONNECTIONS = 50
 

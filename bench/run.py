@@ -105,11 +105,13 @@ def report_accuracy(acc: Accuracy) -> list[Bar]:
 def report_service(rows: list[ServiceRow]) -> list[Bar]:
     if not rows:
         return []
-    row_format = "{:<24} {:>10} {:>10} {:>10} {:>12} {:>9}"
-    print("\n" + row_format.format("route", "bare", "slokit", "pfi", "slokit/bare", "pfi/bare"))
+    variants = ("bare", "slokit", "pfi", "floor")
+    row_format = "{:<24} {:>8} {:>8} {:>8} {:>8} {:>12} {:>9} {:>11}"
+    header = [*variants, "slokit/bare", "pfi/bare", "floor/bare"]
+    print("\n" + row_format.format("route", *header))
     for row in rows:
-        cells = [_fmt(row.rps.get(v)) for v in ("bare", "slokit", "pfi")]
-        ratios = [_fmt(row.ratio(v), "", 3) for v in ("slokit", "pfi")]
+        cells = [_fmt(row.rps.get(v)) for v in variants]
+        ratios = [_fmt(row.ratio(v), "", 3) for v in variants[1:]]
         print(row_format.format(row.route, *cells, *ratios))
     demo = rows[0].ratio("slokit")
     rule = f">= {SERVICE_BAR:g} on {ROUTES[0]}"

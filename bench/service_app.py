@@ -1,8 +1,9 @@
 """The service leg's server: the demo app bare, with slokit's stack, or with a peer's.
 
 ``SLOKIT_BENCH_VARIANT`` picks the stack: ``bare``, ``slokit`` (metrics + JSON access log +
-request ids + trace context + live SLOs, guards configured but never tripping) or ``pfi``
-(prometheus-fastapi-instrumentator, its defaults). Run with
+request ids + trace context + live SLOs, guards configured but never tripping), ``pfi``
+(prometheus-fastapi-instrumentator, its defaults) or ``floor`` (the least any pure-Python
+layer with slokit's per-request contract does: see ``_floor.py``). Run with
 ``uvicorn service_app:app --app-dir bench``.
 """
 
@@ -54,5 +55,9 @@ elif VARIANT == "pfi":
     from prometheus_fastapi_instrumentator import Instrumentator
 
     Instrumentator().instrument(app).expose(app)
+elif VARIANT == "floor":
+    from _floor import FloorMiddleware
+
+    app.add_middleware(FloorMiddleware)
 elif VARIANT != "bare":
     raise SystemExit(f"unknown SLOKIT_BENCH_VARIANT {VARIANT!r}")
