@@ -23,7 +23,6 @@ __all__ = [
     "ServiceGroup",
     "overview",
     "scenario_runs",
-    "verdict_status",
 ]
 
 OVERVIEW_RUNS = 500
@@ -32,15 +31,6 @@ SPARK_RUNS = 20
 """Runs in an overview card's p95 sparkline."""
 TREND_RUNS = 100
 """Runs on a trends page."""
-
-
-def verdict_status(v: StoredVerdict) -> tuple[str, str]:
-    """(text, css class) of one verdict, worded as report.html words it."""
-    if v.passed:
-        return "PASS", "pass"
-    if v.gated:
-        return "FAIL", "fail"
-    return "FAIL (not gated)", "soft"
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from starlette.responses import HTMLResponse, Response
 
 from slokit import __version__
 from slokit.dashboard._charts import p95_sparkline
-from slokit.dashboard._data import verdict_status
 from slokit.dashboard._format import FILTERS
+from slokit.report import verdict_result
 
 __all__ = ["Asset", "asset", "asset_urls", "render", "static"]
 
@@ -113,7 +113,7 @@ def _environment() -> jinja2.Environment:
     env.filters.update(FILTERS)
     env.globals.update(
         version=__version__,
-        verdict_status=verdict_status,
+        verdict_result=verdict_result,
         p95_sparkline=p95_sparkline,
     )
     return env

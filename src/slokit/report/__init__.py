@@ -16,7 +16,7 @@ from slokit.report._files import (
     summary_markdown,
     write_reports,
 )
-from slokit.report._html import render_html
+from slokit.report._html import render_html, verdict_result
 from slokit.report._terminal import render_terminal
 
 __all__ = [
@@ -32,5 +32,6 @@ __all__ = [
     "scenario_figures",
     "stats_csv",
     "summary_markdown",
+    "verdict_result",
     "write_reports",
 ]

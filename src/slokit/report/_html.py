@@ -16,7 +16,7 @@ import functools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from slokit import __version__
 from slokit.report._charts import FONT, plotly_config, scenario_figures
@@ -25,7 +25,6 @@ from slokit.results import (
     RequestStats,
     RunResults,
     ScenarioResults,
-    Verdict,
     format_count,
     format_ms,
     format_percent,
@@ -121,8 +120,17 @@ def _scenario_view(index: int, sc: ScenarioResults) -> ScenarioView:
     return view
 
 
-def verdict_result(v: Verdict) -> tuple[str, str]:
-    """(text, css class) of a verdict's result cell."""
+class Judged(Protocol):
+    """A verdict as the pages show it: a run's ``Verdict`` or a stored one."""
+
+    @property
+    def passed(self) -> bool: ...
+    @property
+    def gated(self) -> bool: ...
+
+
+def verdict_result(v: Judged) -> tuple[str, str]:
+    """(text, css class) of a verdict's result cell, on report.html and the dashboard."""
     if v.passed:
         return "PASS", "pass"
     if v.gated:
