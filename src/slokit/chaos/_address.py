@@ -6,7 +6,7 @@ import asyncio
 import ipaddress
 import socket
 
-__all__ = ["is_loopback", "join_address", "resolve", "split_address"]
+__all__ = ["join_address", "resolve", "split_address"]
 
 
 def split_address(address: str) -> tuple[str, int]:
@@ -42,10 +42,3 @@ async def resolve(address: str) -> tuple[str, int]:
         raise OSError(f"{host!r} does not resolve to any address")
     ipv4 = [info for info in infos if info[0] == socket.AF_INET]
     return str((ipv4 or infos)[0][4][0]), port
-
-
-def is_loopback(ip: str) -> bool:
-    try:
-        return ipaddress.ip_address(ip).is_loopback
-    except ValueError:
-        return False

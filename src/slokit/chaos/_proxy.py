@@ -7,7 +7,8 @@ import contextlib
 import logging
 from typing import Any
 
-from slokit.chaos._address import is_loopback, join_address, resolve, split_address
+from slokit._net import is_loopback
+from slokit.chaos._address import join_address, resolve, split_address
 from slokit.chaos._connection import Connection, Traffic
 from slokit.chaos._model import STREAMS, ProxyConfig, Toxic
 from slokit.errors import ProxyError

@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator, Generator, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from slokit.chaos._address import is_loopback, join_address, resolve
+from slokit._net import is_loopback, listening_socket
+from slokit.chaos._address import join_address, resolve
 from slokit.chaos._fault_proxy import FaultProxy, load_config
 from slokit.chaos._model import ProxyConfig
 from slokit.errors import UsageError
@@ -77,13 +78,9 @@ async def _bind(listen: str, *, allow_remote: bool) -> socket.socket:
             "(allow_remote=True) if that is what you want"
         )
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(128)
+        sock = listening_socket(family, host, port)
     except OSError as exc:
-        sock.close()
         raise UsageError(
             f"--listen {listen}: cannot listen there ({exc.strerror}); pick a free port "
             "(port 0 picks one) or stop what holds it"

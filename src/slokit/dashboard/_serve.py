@@ -11,8 +11,9 @@ import socket
 from collections.abc import Callable
 from pathlib import Path
 
+from slokit._net import is_loopback, listening_socket
 from slokit.dashboard._app import create_app
-from slokit.dashboard._security import LOOPBACK_NAMES, is_loopback
+from slokit.dashboard._security import LOOPBACK_NAMES
 from slokit.errors import UsageError
 
 __all__ = ["DEFAULT_PORT", "bind", "serve"]
@@ -42,18 +43,13 @@ def bind(host: str, port: int, *, allow_remote: bool = False) -> socket.socket:
             "your run history. Serve on 127.0.0.1 (the default) and use an SSH tunnel, or "
             "pass --allow-remote if that is what you want"
         )
-    sock = socket.socket(family, socket.SOCK_STREAM)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((ip, port))
-        sock.listen(128)
+        return listening_socket(family, ip, port)
     except OSError as exc:
-        sock.close()
         raise UsageError(
             f"cannot listen on {host}:{port} ({exc.strerror or exc}); pick another --port "
             "(0 picks a free one) or stop what holds it"
         ) from None
-    return sock
 
 
 def serve(
