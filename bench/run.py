@@ -205,7 +205,8 @@ def _accuracy(seconds: float, cores: Cores, work: Path) -> list[Bar]:
 def _service(seconds: float, rounds: int, cores: Cores, work: Path) -> list[Bar]:
     print(
         f"\n== service: demo app on uvicorn (1 worker), bare vs slokit.asgi vs "
-        f"prometheus-fastapi-instrumentator; wrk -c50, {rounds} rounds x {seconds:g} s =="
+        f"prometheus-fastapi-instrumentator vs the pure-Python floor; wrk -c50, {rounds} rounds x "
+        f"{seconds:g} s =="
     )
     return report_service(service_leg(seconds, rounds, cores, work))
 
