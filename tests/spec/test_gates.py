@@ -41,7 +41,7 @@ def test_p99_9_aliases(alias: str) -> None:
             True,
             "ratio",
         ),
-        ("error_rate <= 0.01", "error_rate", None, "<=", 0.01, True, "ratio"),
+        ("error_rate <= 0%", "error_rate", None, "<=", 0.0, True, "ratio"),
         ("checks >= 99%", "checks", None, ">=", 0.99, True, "ratio"),
         ("rps >= 200", "rps", None, ">=", 200.0, False, "per_second"),
         ("rps > 200/s", "rps", None, ">", 200.0, False, "per_second"),
@@ -95,7 +95,14 @@ def test_gate_compare(op: str, value: float, expected: bool) -> None:
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [
-        ("p95 < 300", "needs a time unit"),
+        ("p95 < 300", "ambiguous duration '300': 300ms or 300s?"),
+        # `error_rate < 1` was read as 100% and passed a run with 50% errors
+        ("error_rate < 1", "ambiguous percentage '1': 1% or 100%?"),
+        ("error_rate < 0.5", "0.5% or 50%?"),
+        ("checks >= 0.99", "0.99% or 99%?"),
+        ("p95 < ５ms", "only the ASCII digits 0-9 are read"),
+        ("error_rate < ٥%", "only the ASCII digits 0-9 are read"),
+        ("dropped == ٥", "a whole count"),
         ("p96 < 1s", "unknown metric 'p96' (did you mean"),
         ("latency < 1s", "metrics: p50, p90, p95, p99, p99_9, max, mean, error_rate, rps"),
         ("error_rate << 1%", "METRIC[(REQUEST)] OP VALUE"),

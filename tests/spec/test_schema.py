@@ -44,13 +44,16 @@ def test_json_schema_leaves_out_base_dir() -> None:
     assert "base_dir" not in json.dumps(schema)
 
 
-def test_json_schema_unit_fields_accept_strings_and_numbers() -> None:
+def test_json_schema_unit_fields_take_units() -> None:
     defs = json_schema()["$defs"]
     duration = defs["ConstantVUs"]["properties"]["duration"]
-    assert {t["type"] for t in duration["anyOf"]} == {"string", "number"}
+    # A bare number is ambiguous (300: ms or s? 1: 1% or 100%?): the only number is 0.
+    assert duration["anyOf"][1] == {"const": 0}
     assert re.match(duration["anyOf"][0]["pattern"], "250ms")
+    assert not re.match(duration["anyOf"][0]["pattern"], "300")
     objective = defs["SLO"]["properties"]["objective"]
-    assert {t["type"] for t in objective["anyOf"]} == {"string", "number"}
+    assert objective["anyOf"][1] == {"const": 0}
+    assert not re.match(objective["anyOf"][0]["pattern"], "1")
     rate = defs["ConstantArrivalRate"]["properties"]["rate"]
     assert re.match(rate["anyOf"][0]["pattern"], "200/s")
     max_body = defs["Guards"]["properties"]["max_body"]

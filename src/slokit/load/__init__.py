@@ -6,6 +6,7 @@ Use :func:`run_spec` (or ``slokit run``) to drive a spec's scenarios; Python jou
 
 from slokit.load._controller import LiveTick, RunOptions, run_scenario, run_spec
 from slokit.load._http import HttpClient, PreparedRequest, Response
+from slokit.load._preflight import check_spec
 from slokit.load._session import Session
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "Response",
     "RunOptions",
     "Session",
+    "check_spec",
     "run_scenario",
     "run_spec",
 ]

@@ -2,34 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
+
+from slokit.spec._jsonpath import compile_path
 
 __all__ = ["MISSING", "compile_path", "lookup"]
 
 MISSING: Any = object()
-
-_TOKEN = re.compile(r"""\.([A-Za-z_][A-Za-z0-9_-]*)|\[(-?\d+)\]|\[["']([^"']*)["']\]""")
-
-
-def compile_path(path: str) -> tuple[str | int, ...]:
-    """Split a path into keys and indexes; raise ValueError naming the bad part."""
-    text = path.strip()
-    if not text.startswith("$"):
-        raise ValueError(f"JSON path {path!r} must start with '$', e.g. $.items[0].id")
-    parts: list[str | int] = []
-    pos = 1
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if m is None:
-            raise ValueError(
-                f"JSON path {path!r} is not understood at {text[pos:]!r}; "
-                'use .key, [index] or ["key"]'
-            )
-        key, index, quoted = m.groups()
-        parts.append(int(index) if index is not None else (key if key is not None else quoted))
-        pos = m.end()
-    return tuple(parts)
 
 
 def lookup(document: Any, parts: tuple[str | int, ...]) -> Any:

@@ -36,6 +36,7 @@ __all__ = [
     "describe",
     "integer",
     "issue",
+    "url_problem",
     "suggest",
 ]
 
@@ -194,50 +195,97 @@ def describe(value: Any) -> str:
     return str(value)
 
 
-def integer(minimum: int, what: str) -> Callable[[Any], int]:
-    """A before-validator for whole numbers >= ``minimum`` with a message naming ``what``."""
+def integer(
+    minimum: int, what: str, maximum: int | None = None, why: str = ""
+) -> Callable[[Any], int]:
+    """A before-validator for whole numbers >= ``minimum`` (and <= ``maximum``, with ``why``
+    that is the limit) with a message naming ``what``. A float is refused even when whole:
+    YAML reads ``1e30`` as a float, and nobody counts users in floating point."""
 
     def check(value: Any) -> int:
         number: int | None = None
         if isinstance(value, int) and not isinstance(value, bool):
             number = value
-        elif isinstance(value, float) and value.is_integer():
-            number = int(value)
         elif isinstance(value, str) and INTEGER.match(value):
             number = int(value.strip())
         if number is None:
             raise ValueError(f"expected an integer ({what}), got {describe(value)}")
         if number < minimum:
             raise ValueError(f"{what} must be at least {minimum}, got {number}")
+        if maximum is not None and number > maximum:
+            shown = f"{number:,}" if number < 10**30 else f"a {len(str(number))}-digit number"
+            raise ValueError(f"{what} must be at most {maximum:,}{why}, got {shown}")
         return number
 
     return check
 
 
+_URL_HELP = "expected an http:// or https:// URL such as http://127.0.0.1:8000"
+
+
+def url_problem(text: str) -> str | None:
+    """What makes ``text`` unusable as an http(s) URL to send requests to, or None.
+
+    The same rules the engine's URL parser applies, checked where the spec is read so
+    that ``slokit validate`` refuses what ``slokit run`` would."""
+    if any(c in text for c in "\r\n\t\0"):
+        return f"invalid URL {describe(text)}: it contains a line break, tab or NUL"
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"invalid URL {describe(text)}; {_URL_HELP}"
+    if "@" in parts.netloc:
+        return (
+            f"invalid URL {describe(text)}: credentials in the URL are not supported; send an "
+            "Authorization header instead (headers: {Authorization: ...})"
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is not None and not 0 < port < 65536:
+        return f"invalid URL {describe(text)}: the port must be between 1 and 65535"
+    return None
+
+
 def _url(value: Any) -> str:
-    if isinstance(value, str):
-        parts = urlsplit(value.strip())
-        if parts.scheme in ("http", "https") and parts.hostname:
-            return value.strip()
-    raise ValueError(
-        f"invalid URL {describe(value)}; expected an http:// or https:// URL such as "
-        "http://127.0.0.1:8000"
-    )
+    if not isinstance(value, str):
+        raise ValueError(f"invalid URL {describe(value)}; {_URL_HELP}")
+    problem = url_problem(value.strip())
+    if problem is not None:
+        raise ValueError(problem)
+    return value.strip()
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 
 
 def _headers(value: Any) -> Any:
     # YAML reads `X-Retry: 5` as an int; a header value is always text on the wire.
-    if isinstance(value, dict):
-        return {
-            k: str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
-            for k, v in value.items()
-        }
-    return value
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for k, v in value.items():
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            v = str(v)
+        if isinstance(k, str) and not _HEADER_NAME.match(k):
+            raise ValueError(
+                f"invalid header name {k!r}: a header name is letters, digits and !#$%&'*+-.^_`|~ "
+                "(no spaces, colons or line breaks)"
+            )
+        if isinstance(v, str) and any(c in v for c in "\r\n\0"):
+            raise ValueError(
+                f"header {k!r} has a line break or NUL in its value; it would split the request "
+                "(header injection): put the value on one line"
+            )
+        out[k] = v
+    return out
 
 
 def _text(value: Any) -> Any:
     if isinstance(value, str) and not value.strip():
         raise ValueError("expected a non-empty string, got ''")
+    if isinstance(value, str) and "\0" in value:
+        raise ValueError(f"{describe(value)} contains a NUL character (\\0); remove it")
     return value
 
 

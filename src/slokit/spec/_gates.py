@@ -49,18 +49,12 @@ _GATE_RE = re.compile(
     r"(?P<op><=|>=|==|!=|=|<|>)?\s*"
     r"(?P<value>[^<>=!]*?)\s*$"
 )
-_BARE_NUMBER = re.compile(r"^\s*(?:\d+(?:\.\d*)?|\.\d+)\s*$")
 
 
 def _threshold(metric: str, value: str) -> tuple[float, bool]:
     """The threshold in the metric's unit and whether it is a share; ValueError if bad."""
     if metric in LATENCY_METRICS:
-        if _BARE_NUMBER.match(value):
-            raise ValueError(
-                f"the latency threshold {value!r} needs a time unit, e.g. {value.strip()}ms "
-                "or 0.3s (a bare number would be ambiguous between ms and s)"
-            )
-        return parse_duration(value), False
+        return parse_duration(value), False  # a bare number is refused: ms or s?
     if metric in ("error_rate", "checks"):
         return parse_percent(value), True
     if metric == "rps":

@@ -22,6 +22,7 @@ from slokit.spec._base import describe, suggest
 from slokit.spec._models import Spec
 from slokit.spec._scenarios import EXECUTORS
 from slokit.spec._steps import VERBS
+from slokit.spec._units import STRICT_UNITS
 
 __all__ = ["load_spec", "parse_document", "parse_spec", "read_document"]
 
@@ -30,6 +31,23 @@ _VAR_BODY = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>.*))?\
 _YAML_HINT = "expected 'key: value' lines indented with spaces; check indentation, quotes, brackets"
 
 Loc = tuple[Any, ...]
+
+MAX_VALUES = 1_000_000
+"""Values (scalars, lists, mappings) a spec may hold once its aliases are expanded."""
+MAX_TEXT = 16 * 1024 * 1024
+"""Characters of text a spec may hold once its aliases are expanded (16 MiB): a request
+body built from ``*alias`` repeated inside itself (a "billion laughs") is refused before
+anything expands it, instead of eating gigabytes when the run encodes it."""
+MAX_DIGITS = 1000
+"""Digits in a YAML integer: Python refuses to read more than 4300, with a traceback."""
+
+
+class _Refused(yaml.constructor.ConstructorError):
+    """A value slokit refuses while reading the YAML, with the line it starts on."""
+
+    def __init__(self, message: str, mark: Any) -> None:
+        super().__init__(None, None, message, mark)
+        self.message = message
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -68,7 +86,19 @@ class _LineLoader(yaml.SafeLoader):
         data.extend(self.construct_sequence(node))
         self.item_lines[id(data)] = [item.start_mark.line + 1 for item in node.value]
 
+    def construct_yaml_int(self, node: ScalarNode) -> int:
+        text = str(node.value)
+        if sum(c.isdigit() for c in text) > MAX_DIGITS:
+            raise _Refused(
+                f"an integer with {sum(c.isdigit() for c in text):,} digits; no field takes more "
+                f"than {MAX_DIGITS} (counts here are at most a few million)",
+                node.start_mark,
+            )
+        value: int = super().construct_yaml_int(node)
+        return value
 
+
+_LineLoader.add_constructor("tag:yaml.org,2002:int", _LineLoader.construct_yaml_int)
 _LineLoader.add_constructor("tag:yaml.org,2002:map", _LineLoader.construct_lined_map)
 _LineLoader.add_constructor("tag:yaml.org,2002:seq", _LineLoader.construct_lined_seq)
 
@@ -224,6 +254,9 @@ def _duplicates(doc: _Document, loader: _LineLoader) -> list[SpecProblem]:
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> SpecProblem:
+    if isinstance(exc, _Refused):
+        mark = exc.problem_mark
+        return SpecProblem("", exc.message, mark.line + 1 if mark else None)
     if not isinstance(exc, yaml.MarkedYAMLError):  # e.g. a control character in the text
         return SpecProblem("", f"not valid YAML: {exc}")
     mark = exc.problem_mark or exc.context_mark
@@ -241,12 +274,90 @@ def _yaml_problem(exc: yaml.YAMLError) -> SpecProblem:
     return SpecProblem("", f"not valid YAML: {message}", line)
 
 
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse a document whose aliases expand past MAX_VALUES values or MAX_TEXT characters.
+
+    PyYAML builds an aliased value once and shares it, so the blow-up comes later, when the
+    engine encodes a body. Sizes are summed per node (memoised, so this is linear in the
+    nodes written); the first node found too big is the one named."""
+    sizes: dict[int, tuple[int, int]] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if key in sizes:
+            continue
+        kids: list[yaml.Node] = []
+        if isinstance(node, SequenceNode):
+            kids = list(node.value)
+        elif isinstance(node, MappingNode):
+            kids = [n for pair in node.value for n in pair]
+        if not children_done:
+            on_path.add(key)
+            stack.append((node, True))
+            stack.extend((k, False) for k in kids if id(k) not in sizes and id(k) not in on_path)
+            continue
+        on_path.discard(key)
+        count, chars = 1, len(node.value) if isinstance(node, ScalarNode) else 0
+        for kid in kids:
+            kid_count, kid_chars = sizes.get(id(kid), (1, 0))  # (1, 0): a loop back
+            count, chars = count + kid_count, chars + kid_chars
+        sizes[key] = (count, chars)
+        if count > MAX_VALUES or chars > MAX_TEXT:
+            what = (
+                f"more than {MAX_VALUES:,} values"
+                if count > MAX_VALUES
+                else f"more than {MAX_TEXT // (1024 * 1024)} MiB of text"
+            )
+            raise _Refused(
+                f"the value starting here expands to {what} (YAML aliases such as *name "
+                "repeated inside each other); write the data out, or make it smaller",
+                node.start_mark,
+            )
+
+
 def _read_yaml(text: str) -> tuple[Any, _LineLoader]:
     loader = _LineLoader(text)
     try:
-        return loader.get_single_data(), loader
+        node = loader.get_single_node()
+        if node is None:
+            return None, loader
+        _check_expansion(node)
+        return loader.construct_document(node), loader
     finally:
         loader.dispose()
+
+
+def _has_surrogate(text: str) -> bool:
+    return any("\ud800" <= c <= "\udfff" for c in text)
+
+
+def _bad_text(doc: _Document) -> list[SpecProblem]:
+    """Strings that cannot be written out (to a report, a file, the database): lone
+    surrogates, which YAML's "\\ud800" escape makes, in any key or value."""
+    problems: list[SpecProblem] = []
+    for container_id, path in doc.paths.items():
+        node = doc.nodes[container_id]
+        for key, value, key_line, value_line in doc.children(node):
+            # The path itself must print: a surrogate (or NUL) in it is shown escaped.
+            where = _join([*path, _segment(node, key)])
+            where = where.encode("utf-8", "backslashreplace").decode().replace("\0", "\\0")
+            if isinstance(key, str) and isinstance(node, dict) and _has_surrogate(key):
+                message = (
+                    f"the name {key.encode('utf-8', 'backslashreplace').decode()!r} holds a "
+                    "lone surrogate (a \\ud800-\\udfff escape), which is not text; remove it"
+                )
+                problems.append(SpecProblem(where, message, key_line))
+                continue
+            if isinstance(value, str) and _has_surrogate(value):
+                shown = value.encode("utf-8", "backslashreplace").decode()
+                message = (
+                    f"'{shown[:57]}' holds a lone surrogate (a \\ud800-\\udfff escape), "
+                    "which is not text and cannot be written to a report; remove it"
+                )
+                problems.append(SpecProblem(where, message, value_line or key_line))
+    return problems
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -279,9 +390,14 @@ def parse_document(
         raise SpecError([SpecProblem("", message, 1)], source, what)
     doc = _Document(data, loader)
     substituted = _substitute_all(doc)
-    problems = _duplicates(doc, loader) + substituted
+    bad_text = _bad_text(doc)
+    problems = _duplicates(doc, loader) + substituted + bad_text
+    if bad_text:
+        # pydantic would echo the surrogate back in its own messages: stop at these.
+        raise SpecError(_sorted(problems), source, what)
     try:
-        result = model.model_validate(data)
+        # In a file a number without a unit is ambiguous (300: ms or s?); see _units.
+        result = model.model_validate(data, context={STRICT_UNITS: True})
     except ValidationError as exc:
         # A value whose variable is missing fails validation too; one message is enough.
         skip = {p.path for p in substituted}

@@ -187,6 +187,8 @@ def _empty_as(default: Any) -> BeforeValidator:
 def _name(value: Any) -> Any:
     if isinstance(value, str) and not value.strip():
         raise ValueError("a name here is empty; give each entry a name")
+    if isinstance(value, str) and "\0" in value:
+        raise ValueError(f"the name {value!r} contains a NUL character (\\0); remove it")
     return value
 
 

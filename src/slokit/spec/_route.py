@@ -36,6 +36,14 @@ def _check_path(path: str) -> str | None:
     rest = _PARAM.sub("", path)
     if "{" in rest or "}" in rest:
         return f"the path {path!r} has a malformed parameter; write {{name}} or {{name:path}}"
+    names = [m.group(1) for m in _PARAM.finditer(path)]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        # A framework refuses (or silently keeps one of) two parameters with one name.
+        return (
+            f"in {path!r} the parameter {{{repeated[0]}}} appears twice; give each parameter "
+            "its own name"
+        )
     tail = [m for m in _PARAM.finditer(path) if m.group(2)]
     if tail and (len(tail) > 1 or tail[0].end() != len(path)):
         return f"in {path!r} a {{name:path}} parameter may only end the path"

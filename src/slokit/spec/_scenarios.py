@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Self, TypeVar
 
-from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema, field_validator
 
 from slokit.errors import UsageError
 from slokit.spec._base import Headers, Issue, SpecModel, Url, integer, issue
 from slokit.spec._steps import DataSource, Step
-from slokit.spec._units import Duration, PositiveDuration, PositiveRate, Rate
+from slokit.spec._units import Duration, PositiveDuration, PositiveRate, Rate, format_duration
 
 __all__ = [
     "EXECUTORS",
+    "MAX_DURATION",
+    "MAX_ITERATIONS",
+    "MAX_RATE",
+    "MAX_VUS",
     "ConstantArrivalRate",
     "ConstantVUs",
     "PerVUIterations",
@@ -23,21 +27,57 @@ __all__ = [
     "VUStage",
 ]
 
+MAX_VUS = 1_000_000
+"""Virtual users per scenario: each is a coroutine with its own state in a worker's memory,
+so a million is already several GB spread over the workers; more only hangs the run."""
+MAX_RATE = 1_000_000.0
+"""Arrivals per second: far above what one machine's workers can start, let alone send."""
+MAX_ITERATIONS = 1_000_000_000
+"""Iterations per VU (``per-vu-iterations``): more would not finish in any test window."""
+MAX_DURATION = 366 * 86400.0
+"""A scenario runs at most a year: longer is a typo (``10000d``), and sleeps overflow."""
+
+_VU_WHY = " (each virtual user holds memory in a worker; split bigger loads over machines)"
 VUs = Annotated[
     int,
-    BeforeValidator(integer(1, "the number of virtual users")),
-    WithJsonSchema({"type": "integer", "minimum": 1}),
+    BeforeValidator(integer(1, "the number of virtual users", MAX_VUS, _VU_WHY)),
+    WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_VUS}),
 ]
 StageVUs = Annotated[
     int,
-    BeforeValidator(integer(0, "the number of virtual users")),
-    WithJsonSchema({"type": "integer", "minimum": 0}),
+    BeforeValidator(integer(0, "the number of virtual users", MAX_VUS, _VU_WHY)),
+    WithJsonSchema({"type": "integer", "minimum": 0, "maximum": MAX_VUS}),
 ]
 Iterations = Annotated[
     int,
-    BeforeValidator(integer(1, "the number of iterations")),
-    WithJsonSchema({"type": "integer", "minimum": 1}),
+    BeforeValidator(
+        integer(1, "the number of iterations", MAX_ITERATIONS, " per virtual user"),
+    ),
+    WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_ITERATIONS}),
 ]
+
+
+def _at_most(limit: float, what: str, why: str) -> AfterValidator:
+    def check(value: float) -> float:
+        if value > limit:
+            raise ValueError(f"{what} must be at most {_show_limit(limit, what)}{why}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _show_limit(limit: float, what: str) -> str:
+    return f"{limit:,.0f}/s" if "rate" in what else format_duration(limit)
+
+
+_RATE_LIMIT = _at_most(
+    MAX_RATE, "the arrival rate", " (a worker starts each arrival; no machine starts more)"
+)
+_DURATION_LIMIT = _at_most(MAX_DURATION, "a scenario duration", " (366d)")
+ArrivalRate = Annotated[PositiveRate, _RATE_LIMIT]
+StageRate = Annotated[Rate, _RATE_LIMIT]
+RunDuration = Annotated[PositiveDuration, _DURATION_LIMIT]
+BoundedDuration = Annotated[Duration, _DURATION_LIMIT]
 _SOURCE = (
     "a scenario needs exactly one of 'flow' (a list of steps) or 'script' (\"file.py:function\")"
 )
@@ -46,6 +86,10 @@ _SOURCE = (
 def _positive_seconds(seconds: float) -> float:
     if not seconds > 0:
         raise UsageError(f"a scenario duration must be greater than 0, got {seconds}")
+    if seconds > MAX_DURATION:
+        raise UsageError(
+            f"a scenario duration must be at most 366d, got {format_duration(seconds)}"
+        )
     return float(seconds)
 
 
@@ -54,9 +98,9 @@ class _ScenarioBase(SpecModel):
 
     flow: list[Step] | None = None
     script: str | None = None
-    warmup: Duration | None = None
-    think: Duration = 0.0
-    timeout: PositiveDuration = 10.0
+    warmup: BoundedDuration | None = None
+    think: BoundedDuration = 0.0
+    timeout: RunDuration = 10.0
     target: Url | None = None
     data: DataSource | None = None
     gate: bool = True
@@ -99,7 +143,7 @@ class ConstantVUs(_ScenarioBase):
 
     executor: Literal["constant-vus"] = "constant-vus"
     vus: VUs
-    duration: PositiveDuration
+    duration: RunDuration
 
     def with_duration(self, seconds: float) -> Self:
         return self.model_copy(update={"duration": _positive_seconds(seconds)})
@@ -109,7 +153,7 @@ class VUStage(SpecModel):
     """Move linearly to ``to`` virtual users over ``over`` seconds."""
 
     to: StageVUs
-    over: PositiveDuration
+    over: RunDuration
 
 
 class RampingVUs(_ScenarioBase):
@@ -134,7 +178,7 @@ class PerVUIterations(_ScenarioBase):
     executor: Literal["per-vu-iterations"] = "per-vu-iterations"
     vus: VUs
     iterations: Iterations
-    max_duration: PositiveDuration = 600.0
+    max_duration: RunDuration = 600.0
 
     @property
     def duration(self) -> float:
@@ -149,8 +193,8 @@ class ConstantArrivalRate(_ScenarioBase):
     server does; at most ``max_vus`` run at once (the rest are counted as dropped)."""
 
     executor: Literal["constant-arrival-rate"] = "constant-arrival-rate"
-    rate: PositiveRate
-    duration: PositiveDuration
+    rate: ArrivalRate
+    duration: RunDuration
     max_vus: VUs = 100
 
     def with_duration(self, seconds: float) -> Self:
@@ -160,8 +204,8 @@ class ConstantArrivalRate(_ScenarioBase):
 class RateStage(SpecModel):
     """Move linearly to ``to`` iterations per second over ``over`` seconds."""
 
-    to: Rate
-    over: PositiveDuration
+    to: StageRate
+    over: RunDuration
 
 
 _S = TypeVar("_S", VUStage, RateStage)
@@ -171,7 +215,7 @@ class RampingArrivalRate(_ScenarioBase):
     """Open model whose arrival rate follows ``stages`` from ``start_rate``."""
 
     executor: Literal["ramping-arrival-rate"] = "ramping-arrival-rate"
-    start_rate: Rate = 0.0
+    start_rate: StageRate = 0.0
     stages: list[RateStage] = Field(min_length=1)
     max_vus: VUs = 100
 

@@ -6,7 +6,17 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
-from slokit.spec._base import INTEGER, Headers, Issue, SpecModel, Text, describe, issue
+from slokit.spec._base import (
+    INTEGER,
+    Headers,
+    Issue,
+    SpecModel,
+    Text,
+    describe,
+    issue,
+    url_problem,
+)
+from slokit.spec._jsonpath import compile_path
 from slokit.spec._units import Duration
 
 __all__ = ["VERBS", "Check", "DataSource", "StatusList", "Step"]
@@ -30,6 +40,12 @@ def _statuses(value: Any) -> Any:
     if value is None:
         return None
     if isinstance(value, list):
+        if not value:
+            # An empty list would accept no status at all: every response would fail.
+            raise ValueError(
+                "the status list is empty, so every response would fail; list the expected "
+                "codes, e.g. [200, 201], or leave 'status' out (any status below 400 passes)"
+            )
         return [_status(v) for v in value]
     return [_status(value)]
 
@@ -83,6 +99,15 @@ class Check(SpecModel):
                 issues.append(
                     issue((key,), f"'{key}' only applies to a 'json' check; add json: \"$.path\"")
                 )
+        if has_json and _given(data, "equals") and _given(data, "exists"):
+            issues.append(
+                issue(
+                    ("exists",),
+                    "give either 'equals' (the value must be this) or 'exists' (the value must "
+                    "be there, or not), not both",
+                    data["exists"],
+                )
+            )
         return data, issues
 
     @field_validator("json_path")
@@ -90,6 +115,8 @@ class Check(SpecModel):
     def _json_path(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith("$"):
             raise ValueError(f"invalid JSON path {value!r}; it starts with '$', e.g. $.items[0].id")
+        if value is not None:
+            compile_path(value)  # the run compiles it the same way: fail here, not there
         return value
 
 
@@ -183,6 +210,19 @@ class Step(SpecModel):
                 f"invalid path {value!r}; a step path starts with '/' or is a full http:// "
                 "or https:// URL"
             )
+        if any(c in value for c in "\r\n\0"):
+            raise ValueError(f"invalid path {value!r}: it contains a line break or NUL")
+        if value.startswith(("http://", "https://")) and "{{" not in value.split("/", 3)[2]:
+            problem = url_problem(value)
+            if problem is not None:
+                raise ValueError(problem)
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        if value is not None and "\0" in value:
+            raise ValueError(f"the name {value!r} contains a NUL character (\\0); remove it")
         return value
 
 
