@@ -86,3 +86,19 @@ def test_resilience_is_light_and_stands_alone() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""
+
+
+def test_resilience_reexports_its_errors_as_the_same_classes() -> None:
+    """``from slokit.resilience import CircuitOpenError`` works, and catches what breakers raise."""
+    import slokit.errors as errors
+    import slokit.resilience as resilience
+
+    for name in ("BulkheadFullError", "CircuitOpenError", "DeadlineExceeded", "ResilienceError"):
+        assert name in resilience.__all__
+        assert getattr(resilience, name) is getattr(errors, name)
+    breaker = resilience.CircuitBreaker("reexport-test", open_for=30, registry=None)
+    breaker.force_open(30)
+    with pytest.raises(resilience.CircuitOpenError) as caught:
+        breaker.acquire()
+    assert caught.value.breaker == "reexport-test"
+    assert 0 < caught.value.retry_after <= 30

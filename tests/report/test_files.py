@@ -112,3 +112,45 @@ def test_terminal_table_shows_requests_verdicts_and_the_overall_result() -> None
     assert "PASS" in text
     assert "not gated" in text
     assert "1 gate" in text
+
+
+def test_markdown_cells_hold_any_text(tmp_path: Path) -> None:
+    name = "a|b\nc\\d <b>e</b> & `f` *g* [h](http://x)"
+    write_reports(run([verdict(name, True)]), tmp_path)
+    summary = (tmp_path / "summary.md").read_text()
+    row = next(line for line in summary.splitlines() if "&lt;b&gt;" in line)
+    assert row.startswith(
+        "| ✅ pass | a\\|b c\\\\d &lt;b&gt;e&lt;/b&gt; &amp; \\`f\\` \\*g\\* \\[h\\](http://x)"
+    )
+    assert "<b>" not in summary
+
+
+def held(name: str) -> Verdict:
+    v = verdict(name, False)
+    return Verdict.from_dict({**v.to_dict(), "gated": False, "held_back": 3})
+
+
+def test_held_back_failures_are_named_in_every_headline(tmp_path: Path) -> None:
+    results = run([held("p95 < 1ms"), verdict("ok", True)])
+    console = Console(record=True, width=200, color_system=None)
+    render_terminal(results, console)
+    text = console.export_text()
+    assert (
+        "PASS (1 failed gate held by --fail-after 3: p95 < 1ms): the other 1 gate(s) passed" in text
+    )
+    assert "FAIL (held back)" in text
+    write_reports(results, tmp_path)
+    summary = (tmp_path / "summary.md").read_text()
+    assert "**PASS** (1 failed gate held by --fail-after 3: p95 &lt; 1ms): the other" in summary
+    assert (
+        "PASS (1 failed gate held by --fail-after 3: p95 &lt; 1ms)"
+        in (tmp_path / "report.html").read_text()
+    )
+    # Read back from results.json written before held_back existed, the detail tells.
+    data = results.to_dict()
+    for v in data["scenarios"]["sc"]["verdicts"]:
+        v.pop("held_back")
+        if not v["gated"]:
+            v["detail"] += " [held back by --fail-after 3: failed 1 run(s) in a row]"
+    back = RunResults.from_dict(data)
+    assert [v.held_back for v in back.verdicts] == [3, None]

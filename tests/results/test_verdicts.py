@@ -69,7 +69,7 @@ def test_unanswered_requests_are_slow_for_a_latency_slo() -> None:
     (v,) = evaluate(s, r)
     assert not v.passed
     assert v.observed == pytest.approx(0.94)
-    assert "no answer counts as slow" in v.detail
+    assert "bad whatever their latency: 6 without an answer" in v.detail
 
 
 def test_availability_counts_5xx_and_lost_requests_but_not_4xx() -> None:
@@ -191,3 +191,47 @@ def test_aggregator_leaves_warmup_out_of_totals_but_keeps_it_in_the_timeline() -
     assert [p.warmup for p in res.timeline] == [True, False, False]
     assert [p.vus for p in res.timeline] == [6, 6, 6]
     assert res.measured_s == pytest.approx(2.0)
+
+
+def test_a_fast_5xx_is_bad_for_a_latency_slo() -> None:
+    """Good for a latency SLO: a response with status < 500 within the threshold. 58 fast 503s
+    (an adaptive limiter shedding) and 42 fast 200s are 42 % good, however fast the 503s were."""
+    s = spec("slos:\n  fast: {route: GET /a, objective: 95%, latency: 100ms}\n")
+    a = stats("GET /a", [1.0] * 58 + [5.0] * 42, failures={"5xx": 58})
+    for _ in range(58):
+        a.server_errors.record(1000)
+    (v,) = evaluate(s, results(a))
+    assert (v.good, v.total, v.passed) == (42, 100, False)
+    assert "with status < 500 within 100ms" in v.detail
+    assert "bad whatever their latency: 58 5xx" in v.detail
+    # The p95 gate stays a percentile over every response, as in k6.
+    (gate,) = evaluate(spec("gates: [p95 < 100ms]\n"), results(a))
+    assert gate.passed
+
+
+def test_5xx_are_taken_out_of_the_histogram_bucket_by_bucket() -> None:
+    s = spec("slos:\n  fast: {route: GET /a, objective: 50%, latency: 100ms}\n")
+    a = stats("GET /a", [50.0, 50.0, 150.0, 150.0, 99.9])
+    a.failures = {"5xx": 2}
+    a.server_errors.record(50_000)  # one 5xx within the threshold, one beyond it
+    a.server_errors.record(150_000)
+    (v,) = evaluate(s, results(a))
+    assert (v.good, v.total) == (2, 5)  # 50 ms and 99.9 ms with status < 500
+
+
+def test_an_slo_with_a_custom_sli_is_not_judged_by_a_load_test() -> None:
+    s = spec(
+        """
+        slos:
+          workflow-timeout:
+            objective: 99%
+            sli: {bad: 'sum(rate(bad[$window]))', total: 'sum(rate(all[$window]))'}
+        """
+    )
+    (v,) = evaluate(s, results(stats("GET /a", [1.0] * 100)))
+    assert (v.kind, v.judged, v.passed, v.gated, v.observed) == ("slo", False, True, False, None)
+    assert "custom PromQL SLI: judged by Prometheus rules, not by a load test" in v.detail
+    assert not v.blocking
+    assert not v.soft_failure
+    back = type(v).from_dict(v.to_dict())
+    assert back == v

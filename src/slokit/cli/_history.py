@@ -212,8 +212,10 @@ class RunHistory:
             if store is None:
                 self._warn("this run was not recorded in the run history")
             else:
+                # Recorded as the reports were written: every string writable (a lone
+                # surrogate in a request name must not cost the run its record).
                 record = store.record(
-                    results,
+                    results.encodable(),
                     spec_text=self.spec_text,
                     labels=self.labels,
                     git=git_info(self.project_dir),

@@ -92,7 +92,7 @@ def _list_table(runs: list[RunSummary]) -> Table:
             escape(",".join(run.scenarios)),
             _STATUS[run.status],
             format_count(t.count),
-            format_percent(t.error_rate) if t.count else "-",
+            format_percent(t.failed / t.count) if t.count else "-",  # exact counts
             format_count(round(t.rps, 1)),
             *(format_ms(v) if t.count else "-" for v in (t.p50_ms, t.p95_ms, t.p99_ms)),
             escape(git),

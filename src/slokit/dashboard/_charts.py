@@ -37,6 +37,7 @@ _COLORS = {"p50": "#16a34a", "p95": "#d97706", "p99": "#dc2626", "errors": "#dc2
 _RPS = "#2563eb"
 _THRESHOLD_COLORS = ("#6b7280", "#9333ea", "#0891b2", "#db2777", "#4b5563")
 _LATENCY_METRICS = re.compile(r"p\d+(?:\.\d+)?|max|mean")
+# "... within 500ms (objective 95%)": today's wording and the one before it.
 _SLO_LATENCY = re.compile(r" within (\S+)(?: \(no answer counts as slow\))? \(objective ")
 
 
@@ -97,7 +98,10 @@ def _line(
         "x": _x(runs),
         "y": y,
         "customdata": [r.run.id for r in runs],
-        "hovertemplate": f"run %{{customdata}}: %{{y:.4~g}} {unit}<extra>{_text(name)}</extra>",
+        # The trace's own name, not the name pasted into the template: a name holding
+        # "%{y}" must not be read as a template.
+        "hovertemplate": f"run %{{customdata}}: %{{y:.4~g}} {unit}"
+        "<extra>%{fullData.name}</extra>",
         "line": {"color": color, "width": 2},
         "marker": {"size": 6},
     }
@@ -135,7 +139,7 @@ def trend_figures(runs: list[ScenarioRun]) -> dict[str, Figure]:
     errors = _line(
         "error rate",
         runs,
-        [r.stats.error_rate * 100.0 if r.stats.count else None for r in runs],
+        [100.0 * r.stats.failed / r.stats.count if r.stats.count else None for r in runs],
         _COLORS["errors"],
         "%",
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from slokit.dashboard._source import Source
+from slokit.report import is_judged
 from slokit.store import RequestSummary, RunSummary, StoredVerdict
 
 __all__ = [
@@ -52,7 +53,9 @@ class ScenarioRun:
             return "FAIL", "fail"
         if failed:
             return "FAIL (not gated)", "soft"
-        return ("PASS", "pass") if self.verdicts else ("NOT JUDGED", "none")
+        # SLOs a load test cannot measure (custom PromQL SLIs) pass nothing.
+        judged = any(is_judged(v) for v in self.verdicts)
+        return ("PASS", "pass") if judged else ("NOT JUDGED", "none")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -63,7 +66,7 @@ class ScenarioRun:
             "status": self.status[0].lower(),
             "labels": dict(self.run.labels),
             "total": self.stats.to_dict(),
-            "verdicts": [v.to_dict() for v in self.verdicts],
+            "verdicts": [{**v.to_dict(), "judged": is_judged(v)} for v in self.verdicts],
         }
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 from slokit.results import format_count, format_ms, format_percent
-from slokit.rules import BudgetReport, format_share, format_span
+from slokit.rules import BudgetReport, format_span
 from slokit.spec import format_duration
 from slokit.store import MetricChange, RequestSummary
 
@@ -36,7 +36,9 @@ def latency(stats: RequestSummary, key: str) -> str:
 
 
 def error_rate(stats: RequestSummary) -> str:
-    return format_percent(stats.error_rate) if stats.count else "-"
+    """From the exact counts, as the terminal does: the stored ``error_rate`` of older runs
+    was rounded, and rounding it again read 0.092% where the terminal read 0.093%."""
+    return format_percent(stats.failed / stats.count) if stats.count else "-"
 
 
 def rps(value: float) -> str:
@@ -70,7 +72,7 @@ def compare_class(m: MetricChange) -> str:
 
 def share(ratio: float | None) -> str:
     """``0.99512`` -> ``99.512%`` (as ``slokit budget`` words it), ``-`` for unknown."""
-    return "-" if ratio is None else format_share(ratio)
+    return "-" if ratio is None else format_percent(ratio)
 
 
 def budget_left(r: BudgetReport) -> str:

@@ -4,6 +4,9 @@
 with plotly charts), and Locust-compatible stats.csv and history.csv; ``read_results`` reads a
 results.json back so ``slokit report`` can rebuild them. ``scenario_figures`` returns the
 charts as plotly figure dicts for other pages (the dashboard) to draw with ``plotly_config()``.
+``headline`` is the one-line result every report prints (saying what ``--fail-after`` held
+back), and ``verdict_result`` a verdict's result cell (PASS, FAIL, FAIL (not gated), FAIL
+(held back), NOT JUDGED).
 """
 
 from slokit.report._charts import chart_layout, plotly_config, scenario_figures
@@ -16,13 +19,18 @@ from slokit.report._files import (
     summary_markdown,
     write_reports,
 )
-from slokit.report._html import render_html, verdict_result
+from slokit.report._headline import Headline, headline, held_by, is_judged, verdict_result
+from slokit.report._html import render_html
 from slokit.report._terminal import render_terminal
 
 __all__ = [
+    "Headline",
     "REPORT_FILES",
     "chart_layout",
+    "headline",
+    "held_by",
     "history_csv",
+    "is_judged",
     "junit_xml",
     "plotly_config",
     "read_results",

@@ -16,6 +16,7 @@ from xml.etree import ElementTree as ET
 
 from slokit.errors import UsageError
 from slokit.report._csv import history_csv, stats_csv
+from slokit.report._headline import headline, held_by, is_judged, verdict_result
 from slokit.report._html import render_html
 from slokit.results import (
     RESULTS_FORMAT,
@@ -42,10 +43,14 @@ def results_json(results: RunResults) -> str:
 
 def _testcase(suite: ET.Element, v: Verdict) -> None:
     case = ET.SubElement(suite, "testcase", name=v.name, classname=f"slokit.{v.scenario}")
-    if v.passed:
+    if not is_judged(v):
+        ET.SubElement(case, "skipped", message=v.detail)
+    elif v.passed:
         ET.SubElement(case, "system-out").text = v.detail
     elif v.gated:
         ET.SubElement(case, "failure", message=v.detail, type=v.kind).text = v.detail
+    elif held_by(v) is not None:
+        ET.SubElement(case, "skipped", message=f"held back: {v.detail}")
     else:
         ET.SubElement(case, "skipped", message=f"not gated (gate: false): {v.detail}")
 
@@ -57,7 +62,7 @@ def junit_xml(results: RunResults) -> str:
     for sc in results.scenarios:
         verdicts = sc.verdicts
         failures = sum(1 for v in verdicts if v.blocking)
-        skipped = sum(1 for v in verdicts if not v.gated and not v.passed)
+        skipped = sum(1 for v in verdicts if not is_judged(v) or (not v.gated and not v.passed))
         suite = ET.SubElement(
             root,
             "testsuite",
@@ -81,19 +86,50 @@ def junit_xml(results: RunResults) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
+_MD_ESCAPES = {
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+    "\\": "\\\\",
+    "|": "\\|",
+    "`": "\\`",
+    "*": "\\*",
+    "_": "\\_",
+    "[": "\\[",
+    "]": "\\]",
+    "~": "\\~",
+}
+_MD = str.maketrans(_MD_ESCAPES)
+
+
 def _md(text: str) -> str:
-    return text.replace("|", "\\|")
+    """One Markdown table cell (or heading) of text from anywhere: pipes cannot split the row,
+    newlines cannot end it, HTML stays text, and emphasis, code and links stay literal."""
+    return " ".join(text.splitlines()).translate(_MD)
+
+
+_MD_MARKS = {
+    "pass": "✅ pass",
+    "fail": "❌ FAIL",
+    "soft": "⚠️ {}",
+    "none": "➖ not judged",
+}
+
+
+def _md_result(v: Verdict) -> str:
+    text, cls = verdict_result(v)
+    return _MD_MARKS[cls].format(text.lower())
 
 
 def summary_markdown(results: RunResults) -> str:
     """A short Markdown summary for CI step summaries and PR comments."""
-    if results.partial:
-        head = "**PARTIAL**: the run was aborted; results are incomplete"
-    elif results.passed:
-        head = "**PASS**: every gate passed"
-    else:
-        head = f"**FAIL**: {sum(1 for v in results.verdicts if v.blocking)} gate(s) failed"
-    lines = [f"## slokit: {_md(results.service)}", "", head, ""]
+    head = headline(results)
+    lines = [
+        f"## slokit: {_md(results.service)}",
+        "",
+        f"**{head.word}**{_md(head.held)}: {_md(head.text)}",
+        "",
+    ]
     for sc in results.scenarios:
         lines += [f"### {_md(sc.name)} ({sc.executor}, {sc.duration_s:.1f}s)", ""]
         if sc.abort_reason:
@@ -101,9 +137,11 @@ def summary_markdown(results: RunResults) -> str:
         if sc.verdicts:
             lines += ["| result | SLO / gate | measured |", "|---|---|---|"]
             for v in sc.verdicts:
-                mark = "✅ pass" if v.passed else ("❌ FAIL" if v.gated else "⚠️ fail (not gated)")
-                lines.append(f"| {mark} | {_md(v.name)} | {_md(v.detail)} |")
+                lines.append(f"| {_md_result(v)} | {_md(v.name)} | {_md(v.detail)} |")
             lines.append("")
+        if sc.not_exercised:
+            names = _md(", ".join(sc.not_exercised))
+            lines += [f"Not judged (no request hit their route): {names}", ""]
         lines += [
             "| request | requests | errors | req/s | p50 | p95 | p99 | dropped |",
             "|---|---:|---:|---:|---:|---:|---:|---:|",
@@ -127,7 +165,9 @@ def _write(path: Path, text: str) -> None:
     # Write then rename: a crash or a full disk never leaves a half-written report behind.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        # backslashreplace: text no UTF-8 can hold (a lone surrogate) is written as its
+        # escape; results are made encodable first, this is the last line of defence.
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as fh:
             fh.write(text)
         os.chmod(tmp, 0o644)  # mkstemp makes it 0600; reports are meant to be shared
         os.replace(tmp, path)
@@ -160,7 +200,8 @@ def write_reports(
     # results.json rounds durations, and rates follow from them: render every file from the
     # results as read back from results.json, so they all agree with it to the last digit and
     # ``slokit report`` rebuilds each one byte for byte.
-    source = RunResults.from_dict(results.to_dict())
+    # Every string made writable too (a lone surrogate a Python journey put in a name).
+    source = results.encodable()
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name in names:

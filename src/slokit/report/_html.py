@@ -16,10 +16,11 @@ import functools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from slokit import __version__
 from slokit.report._charts import FONT, plotly_config, scenario_figures
+from slokit.report._headline import headline, verdict_result
 from slokit.results import (
     RESULTS_FORMAT,
     RequestStats,
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     import jinja2
     from markupsafe import Markup
 
-__all__ = ["render_html"]
+__all__ = ["render_html", "verdict_result"]
 
 _CHART_TITLES = {
     "throughput": "Requests per second",
@@ -74,7 +75,7 @@ def _seconds(value: float) -> str:
 def _request_row(name: str, summary: dict[str, Any]) -> list[Cell]:
     count = int(summary["count"])
     failed = int(sum(summary["failures"].values()))
-    rate = float(summary["error_rate"])
+    rate = failed / count if count else 0.0  # from the counts: never a rounded ratio
     dropped = int(summary["dropped"])
     row = [
         Cell(name),
@@ -120,36 +121,15 @@ def _scenario_view(index: int, sc: ScenarioResults) -> ScenarioView:
     return view
 
 
-class Judged(Protocol):
-    """A verdict as the pages show it: a run's ``Verdict`` or a stored one."""
-
-    @property
-    def passed(self) -> bool: ...
-    @property
-    def gated(self) -> bool: ...
-
-
-def verdict_result(v: Judged) -> tuple[str, str]:
-    """(text, css class) of a verdict's result cell, on report.html and the dashboard."""
-    if v.passed:
-        return "PASS", "pass"
-    if v.gated:
-        return "FAIL", "fail"
-    return "FAIL (not gated)", "soft"
-
-
 def _status(results: RunResults) -> tuple[str, str, str]:
     """(word, css class, sentence) for the run as a whole."""
-    verdicts = results.verdicts
-    failed = sum(1 for v in verdicts if v.blocking)
-    gated = sum(1 for v in verdicts if v.gated)
-    if results.partial:
+    head = headline(results)
+    if head.word == "PARTIAL":
         return "PARTIAL", "soft", "The run was aborted: the results are incomplete."
-    if failed:
-        return "FAIL", "fail", f"{failed} of {gated} gate(s) failed."
-    if gated:
-        return "PASS", "pass", f"All {gated} gate(s) passed."
-    return "PASS", "pass", "No gated SLOs or gates to judge."
+    sentence = head.text[:1].upper() + head.text[1:] + "."
+    if head.held:
+        sentence = f"{head.word}{head.held}: {head.text}."
+    return head.word, head.cls, sentence
 
 
 @functools.cache

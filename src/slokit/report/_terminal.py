@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from slokit.report._headline import headline, verdict_result
 from slokit.results import (
     RequestStats,
     RunResults,
@@ -71,24 +72,31 @@ def _failure_kinds(sc: ScenarioResults) -> str | None:
     return "failures: " + "; ".join(parts) if parts else None
 
 
+_MARKS = {
+    "pass": "[green]{}[/]",
+    "fail": "[bold red]{}[/]",
+    "soft": "[yellow]{}[/]",
+    "none": "[dim]{}[/]",
+}
+_HEADLINE = {"pass": "bold green", "fail": "bold red", "soft": "bold yellow"}
+
+
 def _verdict_table(sc: ScenarioResults) -> Table:
     table = Table(box=box.SIMPLE_HEAD, title="verdicts", title_justify="left")
     table.add_column("result")
     table.add_column("SLO / gate")
     table.add_column("measured")
     for v in sc.verdicts:
-        if v.passed:
-            mark = "[green]PASS[/]"
-        elif v.gated:
-            mark = "[bold red]FAIL[/]"
-        else:
-            mark = "[yellow]FAIL[/] (not gated)"
-        table.add_row(mark, escape(v.name), escape(v.detail))
+        text, cls = verdict_result(v)
+        table.add_row(_MARKS[cls].format(text), escape(v.name), escape(v.detail))
     return table
 
 
 def render_terminal(results: RunResults, console: Console) -> None:
     """Print every scenario's requests and verdicts, then one line with the overall result."""
+    # Printed from the run as results.json has it, every string writable: a lone surrogate in
+    # a request name must not make the terminal (UTF-8, strict) raise.
+    results = results.encodable()
     for sc in results.scenarios:
         console.print(_requests_table(sc))
         kinds = _failure_kinds(sc)
@@ -101,19 +109,6 @@ def render_terminal(results: RunResults, console: Console) -> None:
             console.print(f"[dim]not judged (no request hit their route): {escape(names)}[/]")
         if sc.abort_reason:
             console.print(f"[yellow]scenario ended early: {escape(sc.abort_reason)}[/]")
-    verdicts = results.verdicts
-    failed = [v for v in verdicts if v.blocking]
-    gated = [v for v in verdicts if v.gated]
-    soft = sum(1 for v in verdicts if not v.gated and not v.passed)
-    note = f" ({soft} not-gated verdict(s) failed)" if soft else ""
-    if results.partial:
-        console.print("[bold yellow]PARTIAL[/]: the run was aborted; results are incomplete")
-    elif failed:
-        names = ", ".join(v.name for v in failed)
-        console.print(
-            f"[bold red]FAIL[/]: {len(failed)} of {len(gated)} gate(s) failed: {escape(names)}"
-        )
-    elif gated:
-        console.print(f"[bold green]PASS[/]: all {len(gated)} gate(s) passed{note}")
-    else:
-        console.print(f"[bold green]PASS[/]: no gated SLOs or gates to judge{note}")
+    head = headline(results)
+    style = "bold yellow" if head.word == "PARTIAL" else _HEADLINE[head.cls]
+    console.print(f"[{style}]{head.word}[/]{escape(head.held)}: {escape(head.text)}")

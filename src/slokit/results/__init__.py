@@ -7,7 +7,7 @@ exactly into :class:`ScenarioResults`, which :func:`evaluate` judges against the
 """
 
 from slokit.results._aggregate import Aggregator
-from slokit.results._format import format_count, format_ms, format_percent
+from slokit.results._format import encodable_text, format_count, format_ms, format_percent
 from slokit.results._histogram import Histogram
 from slokit.results._model import (
     RESULTS_FORMAT,
@@ -29,6 +29,7 @@ __all__ = [
     "Snapshot",
     "TimelinePoint",
     "Verdict",
+    "encodable_text",
     "evaluate",
     "format_count",
     "format_ms",

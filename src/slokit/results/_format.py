@@ -1,8 +1,17 @@
-"""Numbers for people: one way to write a latency, a share and a rate everywhere."""
+"""Numbers for people: one way to write a latency, a share and a rate everywhere; and text
+that any UTF-8 writer accepts.
+
+:func:`format_percent` is the one percent formatter of slokit: the terminal, summary.md,
+report.html, the dashboard and ``slokit budget`` all call it, on ratios computed from exact
+counts at display time (never on a ratio that was already rounded), so one run reads the same
+everywhere.
+"""
 
 from __future__ import annotations
 
-__all__ = ["format_count", "format_ms", "format_percent"]
+from typing import Any
+
+__all__ = ["encodable", "encodable_text", "format_count", "format_ms", "format_percent"]
 
 
 def format_ms(ms: float) -> str:
@@ -19,7 +28,10 @@ def format_ms(ms: float) -> str:
 
 
 def format_percent(ratio: float) -> str:
-    """A share with enough digits to tell 99.9 % from 99.95 %: ``0.99951`` -> ``"99.95%"``."""
+    """A share with enough digits to tell 99.9 % from 99.95 %: ``0.99951`` -> ``"99.95%"``;
+    negative shares (an overspent error budget) keep their sign: ``-0.5`` -> ``"-50%"``."""
+    if ratio < 0:
+        return "-" + format_percent(-ratio)
     pct = ratio * 100.0
     if pct in (0.0, 100.0):
         return f"{pct:.0f}%"
@@ -37,3 +49,26 @@ def format_count(n: float) -> str:
     if float(n).is_integer():
         return f"{int(n):,}"
     return f"{n:,.1f}" if n < 100 else f"{n:,.0f}"
+
+
+def encodable_text(text: str) -> str:
+    """``text`` as UTF-8 can write it: a lone surrogate (``"\\ud800"``, which a Python journey
+    may put in a request name) becomes the visible escape ``\\ud800`` instead of making every
+    writer raise UnicodeEncodeError."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def encodable(value: Any) -> Any:
+    """A JSON-like document (dicts, lists, strings, numbers) with every string, keys
+    included, passed through :func:`encodable_text`."""
+    if isinstance(value, str):
+        return encodable_text(value)
+    if isinstance(value, dict):
+        return {encodable(k): encodable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [encodable(v) for v in value]
+    return value

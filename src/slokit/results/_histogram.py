@@ -173,6 +173,17 @@ class Histogram:
             return self.count
         return sum(n for index, n in self.counts.items() if self._value(index) <= value)
 
+    def count_at_or_below_without(self, value: float, part: Histogram) -> int:
+        """:meth:`count_at_or_below` after taking ``part`` (values also recorded here, such as
+        the 5xx among all responses) out, bucket by bucket: judged by this histogram's bucket
+        values, so the result never depends on ``part``'s own minimum and maximum."""
+        if not part.count:
+            return self.count_at_or_below(value)
+        if self.count == 0 or value < self.min:
+            return 0
+        left = ((index, n - part.counts.get(index, 0)) for index, n in self.counts.items())
+        return sum(n for index, n in left if n > 0 and self._value(index) <= value)
+
     @property
     def mean(self) -> float:
         return self.total / self.count if self.count else 0.0

@@ -7,11 +7,13 @@ rebuilt and runs compared long after they ran.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from slokit.results._format import encodable
 from slokit.results._stats import RequestStats
 
 __all__ = ["RESULTS_FORMAT", "RunResults", "ScenarioResults", "TimelinePoint", "Verdict"]
@@ -40,11 +42,23 @@ class Verdict:
     """False when the scenario has ``gate: false``: reported, never fails the run."""
     good: int | None = None
     total: int | None = None
+    judged: bool = True
+    """False when a load test cannot measure it (an SLO with a custom PromQL ``sli:``): shown
+    as not judged with the reason in ``detail``; then ``passed`` is True, ``gated`` False and
+    ``observed`` None, so it never fails, holds back or passes anything."""
+    held_back: int | None = None
+    """N when ``--fail-after N`` held this failure back: reported, not failing the run yet."""
 
     @property
     def blocking(self) -> bool:
         """True when this verdict fails the run."""
         return self.gated and not self.passed
+
+    @property
+    def soft_failure(self) -> bool:
+        """Failed without failing the run for a reason other than ``--fail-after``: a
+        ``gate: false`` scenario."""
+        return self.judged and not self.gated and not self.passed and self.held_back is None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +74,8 @@ class Verdict:
             "good": self.good,
             "total": self.total,
             "detail": self.detail,
+            "judged": self.judged,
+            "held_back": self.held_back,
         }
 
     @classmethod
@@ -78,7 +94,21 @@ class Verdict:
             gated=bool(data.get("gated", True)),
             good=data.get("good"),
             total=data.get("total"),
+            judged=bool(data.get("judged", True)),
+            held_back=_held_back(data),
         )
+
+
+_HELD = re.compile(r"\[held back by --fail-after (\d+):")
+
+
+def _held_back(data: Mapping[str, Any]) -> int | None:
+    """``held_back``, or for results written before it existed, the N its detail names."""
+    held = data.get("held_back")
+    if held is not None:
+        return int(held)
+    found = _HELD.search(str(data.get("detail", "")))
+    return int(found.group(1)) if found and not data.get("gated", True) else None
 
 
 @dataclass(frozen=True)
@@ -179,6 +209,8 @@ class ScenarioResults:
     gated: bool = True
     not_exercised: list[str] = field(default_factory=list)
     """SLOs whose route no request of this scenario hit (so they were not judged)."""
+    notes: list[str] = field(default_factory=list)
+    """What the engine decided that changes how to read the numbers (a warm-up not applied)."""
     seconds: dict[int, RequestStats] = field(default_factory=dict, repr=False, compare=False)
     """Every request of each second (warm-up included), merged; kept in memory only, for
     callers that judge slices of a run (chaos experiments' before/during/after)."""
@@ -219,6 +251,7 @@ class ScenarioResults:
             "requests": {n: s.summary(seconds) for n, s in self.requests.items()},
             "verdicts": [v.to_dict() for v in self.verdicts],
             "not_exercised": list(self.not_exercised),
+            "notes": list(self.notes),
             "timeline": [p.to_dict() for p in self.timeline],
             "histograms": {n: s.to_dict() for n, s in self.requests.items()},
         }
@@ -240,6 +273,7 @@ class ScenarioResults:
             verdicts=[Verdict.from_dict(v) for v in data.get("verdicts", [])],
             gated=bool(data.get("gated", True)),
             not_exercised=[str(n) for n in data.get("not_exercised", [])],
+            notes=[str(n) for n in data.get("notes", [])],
         )
 
 
@@ -302,6 +336,13 @@ class RunResults:
             "verdicts": [v.to_dict() for v in self.verdicts],
             "scenarios": {sc.name: sc.to_dict() for sc in self.scenarios},
         }
+
+    def encodable(self) -> RunResults:
+        """The run as read back from its own results.json document, with every string made
+        writable as UTF-8 (a lone surrogate in a name becomes a visible ``\\ud800``). Every
+        report and the store are written from this: names from any source, a Python journey
+        included, never make a writer raise."""
+        return RunResults.from_dict(encodable(self.to_dict()))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunResults:

@@ -5,7 +5,13 @@ warm-up already left out of ``ScenarioResults.requests``. SLOs are ratios of goo
 all events, exactly what the service's own Prometheus histograms will compute:
 
 * availability: good = got a response that is not 5xx (4xx are the client's business);
-* latency: good = answered within the threshold; requests without an answer are bad.
+* latency: good = got a response with status < 500 within the threshold; 5xx responses
+  (however fast: a shed 503 is not a fast answer), timeouts and transport errors are bad.
+  The middleware's live SLOs and the Prometheus rules count the same way. ``pNN`` gates, by
+  contrast, stay percentiles over every response's latency (k6 semantics).
+
+An SLO with a custom PromQL ``sli:`` is measured by Prometheus from the service's own
+metrics, which a load test does not see: it is reported as not judged, with the reason.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from slokit.results._model import ScenarioResults, Verdict, merge_stats
 from slokit.results._stats import RequestStats
 from slokit.spec import SLO, Gate, Route, Spec, format_duration
 
-__all__ = ["evaluate"]
+__all__ = ["CUSTOM_SLI", "evaluate"]
 
 _GATE_PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p99_9": 99.9}
 
@@ -49,7 +55,52 @@ def _percentile_label(objective: float) -> tuple[str, float]:
     return label, p
 
 
+CUSTOM_SLI = "custom PromQL SLI: judged by Prometheus rules, not by a load test"
+"""Why an SLO with ``sli:`` is not judged by a run."""
+
+
+def _not_judged(name: str, slo: SLO, sc: ScenarioResults, reason: str) -> Verdict:
+    return Verdict(
+        name=name,
+        kind="slo",
+        scenario=sc.name,
+        passed=True,
+        observed=None,
+        threshold=slo.objective,
+        op=">=",
+        unit="ratio",
+        detail=f"not judged: {reason}",
+        gated=False,
+        judged=False,
+    )
+
+
+def _latency_detail(slo: SLO, merged: RequestStats, good: int, where: str) -> str:
+    assert slo.latency is not None
+    total = merged.count
+    errors = merged.server_errors.count
+    unanswered = total - merged.latency.count
+    bad = [
+        f"{format_count(n)} {what}"
+        for n, what in ((errors, "5xx"), (unanswered, "without an answer"))
+        if n
+    ]
+    counted = f"; bad whatever their latency: {', '.join(bad)}" if bad else ""
+    label, p = _percentile_label(slo.objective)
+    matching = ""
+    if merged.latency.count:
+        pct_ms = merged.latency.percentile(p) / 1000.0
+        matching = f"; {label} = {format_ms(pct_ms)} (all responses)"
+    return (
+        f"{format_percent(good / total)} of {format_count(total)} requests{where} answered "
+        f"with status < 500 within {format_duration(slo.latency)} (objective "
+        f"{format_percent(slo.objective)}){counted}{matching}"
+    )
+
+
 def _judge_slo(name: str, slo: SLO, sc: ScenarioResults, gated: bool) -> Verdict | None:
+    if slo.sli is not None:
+        return _not_judged(name, slo, sc, CUSTOM_SLI)
     matched = [s for s in covered(slo.route, sc.requests.values()) if s.count > 0]
     if not matched:
         return None
@@ -57,16 +108,11 @@ def _judge_slo(name: str, slo: SLO, sc: ScenarioResults, gated: bool) -> Verdict
     total = merged.count
     where = f" of {slo.route}" if slo.route is not None else ""
     if slo.latency is not None:
-        good = merged.latency.count_at_or_below(slo.latency * 1e6)
-        label, p = _percentile_label(slo.objective)
-        pct_ms = merged.latency.percentile(p) / 1000.0 if merged.latency.count else None
-        matching = f"; {label} = {format_ms(pct_ms)}" if pct_ms is not None else ""
-        answered = "" if merged.latency.count == total else " (no answer counts as slow)"
-        detail = (
-            f"{format_percent(good / total)} of {format_count(total)} requests{where} within "
-            f"{format_duration(slo.latency)}{answered} (objective "
-            f"{format_percent(slo.objective)}){matching}"
-        )
+        # Good: a response with status < 500 within the threshold (the rule the middleware's
+        # live SLOs and the Prometheus rules share). Taking the 5xx out of the histogram
+        # bucket by bucket keeps the count exact; requests without an answer were never in it.
+        good = merged.latency.count_at_or_below_without(slo.latency * 1e6, merged.server_errors)
+        detail = _latency_detail(slo, merged, good, where)
     else:
         good = total - merged.unavailable
         detail = (

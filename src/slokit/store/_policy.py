@@ -260,6 +260,7 @@ def apply_fail_after(
                     v = dataclasses.replace(
                         v,
                         gated=False,
+                        held_back=fail_after,
                         detail=f"{v.detail} [held back by --fail-after {fail_after}: failed "
                         f"{streak} run(s) in a row]",
                     )

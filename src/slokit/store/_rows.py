@@ -57,7 +57,8 @@ def insert_parts(
         (
             s.RUN_VERDICTS,
             [
-                {"position": i, **{k: v for k, v in d.items() if k not in ("good", "total")}}
+                # Only the columns the table has (results.json's verdicts carry more keys).
+                {"position": i, **{k: v for k, v in d.items() if k in s.RUN_VERDICTS.c}}
                 for i, d in enumerate(v.to_dict() for v in results.verdicts)
             ],
         ),

@@ -1,0 +1,122 @@
+"""What a run's verdicts add up to, in words: the one headline the terminal, summary.md and
+report.html print, and each verdict's result cell (report.html and the dashboard).
+
+A verdict is one of: passed, failed (fails the run), failed but not gated (``gate: false``),
+failed but held back by ``--fail-after N`` (reported, not failing the run yet), or not judged
+(an SLO a load test cannot measure). The headline never says "PASS" without saying what it
+held back.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Protocol
+
+from slokit.results import RunResults, Verdict
+
+__all__ = ["Headline", "Judged", "headline", "held_by", "is_judged", "verdict_result"]
+
+_HELD = re.compile(r"\[held back by --fail-after (\d+):")
+
+
+class Judged(Protocol):
+    """A verdict as the pages show it: a run's ``Verdict`` or a stored one."""
+
+    @property
+    def passed(self) -> bool: ...
+    @property
+    def gated(self) -> bool: ...
+    @property
+    def observed(self) -> float | None: ...
+    @property
+    def detail(self) -> str: ...
+
+
+def is_judged(v: Judged) -> bool:
+    """False for an SLO a load test cannot measure. The store keeps such a verdict as passed,
+    not gated and without an observed value, which no judged verdict ever is (a judged one
+    without a value always fails), so stored verdicts tell too."""
+    judged = getattr(v, "judged", None)
+    if isinstance(judged, bool):
+        return judged
+    return not (v.passed and not v.gated and v.observed is None)
+
+
+def held_by(v: Judged) -> int | None:
+    """N when ``--fail-after N`` held this failure back, else None."""
+    if v.passed or v.gated:
+        return None
+    held = getattr(v, "held_back", None)
+    if isinstance(held, int):
+        return held
+    found = _HELD.search(v.detail)
+    return int(found.group(1)) if found else None
+
+
+def verdict_result(v: Judged) -> tuple[str, str]:
+    """(text, css class) of a verdict's result cell, on report.html and the dashboard."""
+    if not is_judged(v):
+        return "NOT JUDGED", "none"
+    if v.passed:
+        return "PASS", "pass"
+    if v.gated:
+        return "FAIL", "fail"
+    if held_by(v) is not None:
+        return "FAIL (held back)", "soft"
+    return "FAIL (not gated)", "soft"
+
+
+@dataclass(frozen=True)
+class Headline:
+    """``PASS``/``FAIL``/``PARTIAL``, its css class, and the rest of the line."""
+
+    word: str
+    cls: str
+    held: str
+    """`` (1 failed gate held by --fail-after 3: p95(GET /x) < 5ms)`` or empty."""
+    text: str
+    """What follows ``word + held + ": "``."""
+
+    @property
+    def line(self) -> str:
+        return f"{self.word}{self.held}: {self.text}"
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def headline(results: RunResults) -> Headline:
+    """The run's result in one line, e.g. ``PASS (1 failed gate held by --fail-after 3:
+    p95(GET /slow) < 5ms): the other 2 gate(s) passed``."""
+    verdicts: list[Verdict] = results.verdicts
+    failed = [v for v in verdicts if v.blocking]
+    gated = [v for v in verdicts if v.gated]
+    held = [v for v in verdicts if held_by(v) is not None]
+    soft = sum(1 for v in verdicts if v.soft_failure)  # gate: false, not --fail-after
+    unjudged = sum(1 for v in verdicts if not is_judged(v))
+    notes = []
+    if soft:
+        notes.append(f"{soft} not-gated verdict(s) failed")
+    if unjudged:
+        notes.append(_plural(unjudged, "SLO not judged", "SLOs not judged"))
+    note = f" ({'; '.join(notes)})" if notes else ""
+    held_text = ""
+    if held:
+        n = max(held_by(v) or 0 for v in held)
+        names = ", ".join(v.name for v in held)
+        what = _plural(len(held), "failed gate", "failed gates")
+        held_text = f" ({what} held by --fail-after {n}: {names})"
+    if results.partial:
+        return Headline("PARTIAL", "soft", "", "the run was aborted; results are incomplete")
+    if failed:
+        names = ", ".join(v.name for v in failed)
+        text = f"{len(failed)} of {len(gated)} gate(s) failed: {names}{note}"
+        return Headline("FAIL", "fail", held_text, text)
+    if held:
+        text = f"the other {len(gated)} gate(s) passed" if gated else "no other gate to judge"
+        return Headline("PASS", "soft", held_text, text + note)
+    if gated:
+        return Headline("PASS", "pass", "", f"all {len(gated)} gate(s) passed{note}")
+    return Headline("PASS", "pass", "", f"no gated SLOs or gates to judge{note}")
