@@ -90,3 +90,38 @@ def test_two_workers_share_one_exposition(tmp_path: Path) -> None:
         assert metric(text, "http_requests_total", **route, status="200") == 60
         assert metric(text, "http_request_duration_seconds_count", **route) == 60
     assert len(pids) >= 2, "both workers should have written metrics"
+
+
+def test_duration_has_a_status_class_only_where_a_route_had_it(tmp_path: Path) -> None:
+    """One process: 5xx series appear only on the route that answered 5xx."""
+    with service(tmp_path, SPEC, access_log=False) as srv:
+        call(srv.url, "/items/1")
+        call(srv.url, "/status/503")
+        call(srv.url, "/status/200")
+        text = scrape(srv.url)
+    count = "http_request_duration_seconds_count"
+    status = {"route": "/status/{code}", "method": "GET"}
+    items = {"route": "/items/{item_id}", "method": "GET"}
+    assert metric(text, count, **status, status_class="5xx") == 1
+    assert metric(text, count, **status, status_class="2xx") == 1
+    assert metric(text, count, **items, status_class="2xx") == 1
+    assert 'route="/items/{item_id}",status_class="5xx"' not in text.replace('method="GET",', "")
+    assert metric(text, "http_request_size_bytes_count", **status) == 2
+
+
+def test_multiprocess_duration_has_a_status_class(tmp_path: Path) -> None:
+    multiproc = tmp_path / "prom"
+    multiproc.mkdir()
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(multiproc)}
+    with service(tmp_path, SPEC, workers=2, env=env, access_log=False) as srv:
+        for _ in range(6):
+            call(srv.url, "/status/503")
+            call(srv.url, "/items/1")
+        time.sleep(0.3)  # a worker folds finished requests into the shared files within 0.1 s
+        text = scrape(srv.url)
+    bucket = "http_request_duration_seconds_bucket"
+    status = {"route": "/status/{code}", "method": "GET"}
+    assert metric(text, bucket, **status, status_class="5xx", le="0.3") == 6
+    assert metric(text, bucket, **status, status_class="2xx", le="0.3") == 0
+    items = {"route": "/items/{item_id}", "method": "GET", "status_class": "2xx"}
+    assert metric(text, "http_request_duration_seconds_count", **items) == 6

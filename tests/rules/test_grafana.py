@@ -60,7 +60,7 @@ service: 'shop "eu" \ main'
 slos:
   'odd "name"':
     route: '/files/{rest:path}'
-    objective: 0.97
+    objective: 97%
     window: 1d
     latency: 1.5s
   any-method:
@@ -452,7 +452,7 @@ def test_a_spec_without_slos_has_just_the_service_row() -> None:
 @given(
     st.lists(
         st.tuples(
-            st.sampled_from(["99%", "99.9%", "95%", "0.5"]),
+            st.sampled_from(["99%", "99.9%", "95%", "50%"]),
             st.sampled_from(["1h", "1d", "7d", "30d"]),
             st.sampled_from([None, "GET /a", "/b/{id}"]),
             st.sampled_from([None, "250ms", "2s"]),

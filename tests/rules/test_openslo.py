@@ -16,7 +16,7 @@ from slokit.demo import spec_path
 from slokit.errors import UsageError
 from slokit.rules import export_openslo, import_openslo
 from slokit.rules._rules import burn_conditions
-from slokit.rules._sli import sli_queries
+from slokit.rules._sli import prom_duration, sli_queries
 from slokit.spec import Spec, load_spec, parse_spec
 
 KINDS = {"Service", "SLI", "SLO", "AlertPolicy", "AlertCondition", "AlertNotificationTarget"}
@@ -186,9 +186,7 @@ def test_export_alert_conditions_are_the_burn_rate_conditions() -> None:
                     "kind": "burnrate",
                     "op": "gt",
                     "threshold": pytest.approx(c.factor),
-                    "lookbackWindow": {3600.0: "1h", 21600.0: "6h", 86400.0: "1d"}.get(
-                        c.long, "3d"
-                    ),
+                    "lookbackWindow": prom_duration(c.long),  # scaled to the SLO's window
                     "alertAfter": "2m" if c.severity == "page" else "15m",
                 },
             )
@@ -236,7 +234,8 @@ def test_export_short_window_leaves_out_longer_conditions() -> None:
     spec = parse_spec("service: s\nslos:\n  short: {objective: 99%, window: 12h}\n")
     objects = by_kind(documents(export_openslo(spec)))
     windows = [c["spec"]["condition"]["lookbackWindow"] for c in objects["AlertCondition"].values()]
-    assert windows == ["1h", "6h"]
+    # The Workbook's windows scaled by 12h/30d, none shorter than 5m (issue 13).
+    assert windows == ["5m", "6m", "24m", "72m"]
     [slo] = objects["SLO"].values()
     assert slo["spec"]["timeWindow"] == [{"duration": "12h", "isRolling": True}]
 

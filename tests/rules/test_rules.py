@@ -55,9 +55,10 @@ def test_burn_factors_are_the_workbooks_for_30_days_and_scale_with_the_window() 
         ("ticket", 86400, 7200, pytest.approx(3.0)),
         ("ticket", 259200, 21600, pytest.approx(1.0)),
     ]
-    seven = {c.long: c.factor for c in burn_conditions(7 * 86400)}
-    assert seven[3600] == pytest.approx(0.02 * 7 * 24)  # still 2 % of the budget in an hour
-    assert [c.long for c in burn_conditions(86400)] == [3600, 21600, 86400]  # no 3 d in 1 d
+    # Other windows scale the alert windows, never the factors (tests/rules/test_burn_windows.py).
+    seven = [(c.long, c.factor, round(c.budget_share, 6)) for c in burn_conditions(7 * 86400)]
+    assert seven[0] == (14 * 60, 14.4, 0.02)  # still 2 % of the budget, now within 14m
+    assert [c.long for c in burn_conditions(86400)] == [300, 720, 2880, 8640]  # 5m 12m 48m 144m
 
 
 def test_prom_durations() -> None:
@@ -192,6 +193,31 @@ def test_the_tests_catch_a_broken_rule(tmp_path: Path) -> None:
     ran = subprocess.run([tool, "test", "rules", "t.yml"], capture_output=True, text=True,
                          cwd=tmp_path)  # fmt: skip
     assert ran.returncode != 0
+
+
+def test_fast_5xx_make_the_latency_sli_bad(tmp_path: Path) -> None:
+    """A latency SLO's good events exclude 5xx: in the fast-5xx world (every request a 503
+    within every threshold) its burn alerts fire, and without the status_class matcher the
+    generated tests fail."""
+    tool = promtool()
+    latency = sli_queries(SEED, "daily-latency", SEED.slos["daily-latency"])
+    assert 'status_class!="5xx"' in latency.bad
+    assert "status_class" not in latency.total  # every request counts in the total
+    tests, _ = render_tests(SEED, "slo.rules.yml")
+    world = next(t for t in yaml.safe_load(tests)["tests"] if t["name"].endswith("fast-5xx"))
+    paged = {a["exp_labels"]["slo"] for c in world["alert_rule_test"] for a in c["exp_alerts"]}
+    assert {"daily-latency", "orders-latency"} <= paged
+    (tmp_path / "t.yml").write_text(tests, encoding="utf-8")
+    for text, passes in (
+        (render_rules(SEED), True),
+        (render_rules(SEED).replace('status_class!="5xx",', ""), False),
+    ):
+        (tmp_path / "slo.rules.yml").write_text(text, encoding="utf-8")
+        ran = subprocess.run([tool, "test", "rules", "t.yml"], capture_output=True, text=True,
+                             cwd=tmp_path)  # fmt: skip
+        assert (ran.returncode == 0) is passes, ran.stdout + ran.stderr
+        if not passes:
+            assert "fast-5xx" in ran.stdout + ran.stderr
 
 
 def test_cli_writes_rules_and_tests(tmp_path: Path) -> None:

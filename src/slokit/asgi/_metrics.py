@@ -9,6 +9,11 @@ middleware does per request.
 Several processes (``PROMETHEUS_MULTIPROC_DIR`` set, as gunicorn or ``uvicorn --workers``
 need): every worker writes prometheus-client's shared value files, so the same metric objects
 are used in that mode, and a scrape of any worker sums them all.
+
+The duration histogram carries ``status_class`` ("2xx", "5xx", ...) besides route and method:
+a latency SLO counts a request good only if it is fast *and* not a server error, and a fast
+503 must not look good to the recording rules. Series for a class exist only on routes that
+answered with it, so the label adds series only where a route had 5xx (or 4xx, 3xx).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ __all__ = [
     "Series",
     "latency_buckets",
     "multiprocess_mode",
+    "status_class",
 ]
 
 DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
@@ -75,8 +81,14 @@ def latency_buckets(
     return tuple(sorted(e for e in edges if e > 0))
 
 
+def status_class(status: int) -> str:
+    """``503`` -> ``"5xx"``: the ``status_class`` label of the duration histogram."""
+    return f"{status // 100}xx"
+
+
 class Series:
-    """Everything counted for one ``(route, method)``: three histograms and the statuses."""
+    """Everything counted for one ``(route, method, status class)``: three histograms and the
+    statuses (all of that class)."""
 
     __slots__ = (
         "duration",
@@ -85,10 +97,13 @@ class Series:
         "request_sum",
         "response",
         "response_sum",
+        "status_class",
         "statuses",
     )
 
-    def __init__(self, latency_edges: int) -> None:
+    def __init__(self, latency_edges: int, status_class: int = 2) -> None:
+        self.status_class = status_class
+        """``status // 100`` of every request counted here (5: server errors)."""
         self.duration = [0] * (latency_edges + 1)  # the last slot is +Inf
         self.duration_sum = 0.0
         self.request = [0] * (len(SIZE_BUCKETS) + 1)
@@ -122,18 +137,30 @@ class _Collector(Collector):
         # never sees the dict change size under it.
         series = list(m._series.items())
         requests = CounterMetricFamily(*_REQUESTS, labels=["route", "method", "status"])
-        duration = HistogramMetricFamily(*_DURATION, labels=["route", "method"])
+        duration = HistogramMetricFamily(*_DURATION, labels=["route", "method", "status_class"])
         request_size = HistogramMetricFamily(*_REQUEST_SIZE, labels=["route", "method"])
         response_size = HistogramMetricFamily(*_RESPONSE_SIZE, labels=["route", "method"])
-        for (route, method), s in series:
+        # Sizes keep {route, method}: the classes of one route are summed at scrape time.
+        sizes: dict[tuple[str, str], list[Series]] = {}
+        for (route, method, cls), s in series:
             for status, n in list(s.statuses.items()):
                 requests.add_metric([route, method, str(status)], n)
-            duration.add_metric([route, method], _cumulative(m.buckets, s.duration), s.duration_sum)
+            duration.add_metric(
+                [route, method, f"{cls}xx"], _cumulative(m.buckets, s.duration), s.duration_sum
+            )
+            sizes.setdefault((route, method), []).append(s)
+        for (route, method), group in sizes.items():
+            request = [sum(counts) for counts in zip(*(s.request for s in group), strict=True)]
+            response = [sum(counts) for counts in zip(*(s.response for s in group), strict=True)]
             request_size.add_metric(
-                [route, method], _cumulative(SIZE_BUCKETS, s.request), s.request_sum
+                [route, method],
+                _cumulative(SIZE_BUCKETS, request),
+                sum(s.request_sum for s in group),
             )
             response_size.add_metric(
-                [route, method], _cumulative(SIZE_BUCKETS, s.response), s.response_sum
+                [route, method],
+                _cumulative(SIZE_BUCKETS, response),
+                sum(s.response_sum for s in group),
             )
         yield requests
         yield duration
@@ -153,7 +180,9 @@ class _Shared:
     def __init__(self, registry: CollectorRegistry, buckets: tuple[float, ...]) -> None:
         labels = ["route", "method"]
         self.requests = Counter(*_REQUESTS, [*labels, "status"], registry=registry)
-        self.duration = Histogram(*_DURATION, labels, buckets=buckets, registry=registry)
+        self.duration = Histogram(
+            *_DURATION, [*labels, "status_class"], buckets=buckets, registry=registry
+        )
         self.request_size = Histogram(
             *_REQUEST_SIZE, labels, buckets=SIZE_BUCKETS, registry=registry
         )
@@ -174,7 +203,8 @@ class Metrics:
         self.buckets = buckets
         self.multiprocess = multiprocess_mode() and registry is not None
         self._in_flight: list[Callable[[], int]] = []
-        self._series: dict[tuple[str, str], Series] = {}
+        # Keyed by (route, method, status // 100): still one dict lookup per request.
+        self._series: dict[tuple[str, str, int], Series] = {}
         self._rejected: dict[str, int] = {}
         self._store_errors = 0
         self._shared: _Shared | None = None
@@ -215,7 +245,9 @@ class Metrics:
             self._shared.in_flight.dec()
 
     def series(self) -> list[tuple[tuple[str, str], Series]]:
-        return list(self._series.items())
+        """``((route, method), series)``, one entry per status class a route answered with
+        (``series.status_class``): a route that had 5xx has two entries or more."""
+        return [((route, method), s) for (route, method, _), s in list(self._series.items())]
 
     def observe(
         self, route: str, method: str, status: int, seconds: float, size_in: int, size_out: int
@@ -241,9 +273,10 @@ class Metrics:
         ) in zip(*[iter(flat)] * step, strict=True):  # fmt: skip
             if shared is not None:
                 self._observe_shared(route, method, status, seconds, size_in, size_out)
-            s = series.get((route, method))
+            cls = status // 100
+            s = series.get((route, method, cls))
             if s is None:
-                s = series[(route, method)] = Series(edges)
+                s = series[(route, method, cls)] = Series(edges, cls)
             s.duration[bisect_left(buckets, seconds)] += 1
             s.duration_sum += seconds
             if size_in:  # most requests have no body: bucket 0 without a search
@@ -266,7 +299,7 @@ class Metrics:
         if children is None:
             children = self._children[key] = (
                 shared.requests.labels(route, method, str(status)),
-                shared.duration.labels(route, method),
+                shared.duration.labels(route, method, status_class(status)),
                 shared.request_size.labels(route, method),
                 shared.response_size.labels(route, method),
             )

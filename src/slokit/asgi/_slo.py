@@ -5,7 +5,8 @@ metrics keep (every SLO latency threshold is a histogram bucket edge, so "reques
 threshold" is exact), and a snapshot of each SLO's running totals is kept every 10 seconds.
 A window is the difference between now and the snapshot at its start, exact to 10 seconds.
 Good and bad follow the load test's definitions: availability counts responses that are not
-5xx; a latency SLO counts responses within its threshold.
+5xx; a latency SLO counts responses within its threshold that are not 5xx either (a fast 503,
+shed load included, is bad for every SLO).
 """
 
 from __future__ import annotations
@@ -117,6 +118,8 @@ class LiveSLOs:
 def _good(series: Series, edge: int | None) -> int:
     if edge is None:
         return sum(n for status, n in series.statuses.items() if status < 500)
+    if series.status_class >= 5:  # a server error is never good, however fast
+        return 0
     return sum(series.duration[: edge + 1])
 
 

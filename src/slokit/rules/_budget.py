@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from slokit.errors import UsageError
+from slokit.results import format_percent
 from slokit.rules._rules import RECORDING_WINDOWS, alerting_of, burn_conditions
 from slokit.rules._sli import prom_duration, sli_queries
 from slokit.spec import SLO, Spec, format_duration
@@ -393,9 +394,9 @@ def budget_json(reports: Sequence[BudgetReport]) -> dict[str, Any]:
 
 
 def format_share(ratio: float) -> str:
-    """``0.99512`` -> ``99.512%``: three decimals at most, trailing zeros dropped."""
-    text = f"{ratio * 100:.3f}".rstrip("0").rstrip(".")
-    return ("0" if text == "-0" else text) + "%"
+    """``0.99512`` -> ``99.512%``: :func:`slokit.results.format_percent`, the one percent
+    formatter every slokit report uses (kept under this name for callers of slokit.rules)."""
+    return format_percent(ratio)
 
 
 def format_span(seconds: float) -> str:

@@ -365,8 +365,8 @@ def _objective(where: str, spec: dict[Any, Any], work: _Import) -> float | str |
     if target is not None and percent is not None:
         work.note(f"{where}: objectives[0] has both target and targetPercent; target was taken")
     if target is not None:
-        if 0 < target < 1:
-            return target
+        if 0 < target < 1:  # written as a percentage: a bare ratio is ambiguous in a spec
+            return f"{(Decimal(repr(target)) * 100).normalize():f}%"
     elif percent is not None and 0 < percent < 100:
         try:
             return f"{Decimal(repr(percent)).normalize():f}%"

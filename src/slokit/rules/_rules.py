@@ -1,12 +1,23 @@
 """The Prometheus rule file: SLI recording rules and multi-window multi-burn-rate alerts.
 
-Per SLO, one group of recording rules (error ratio over 5m, 30m, 1h, 2h, 6h, 1d, 3d and the
-SLO's own window; objective; error budget; budget left over the window) and one group of
-alerts (the SRE Workbook's): page when 2% of the budget burns in 1 h or 5% in 6 h, each
-confirmed by a short window (5m, 30m); ticket when 10% burns in 1 d or in 3 d (confirmed by
-2h, 6h); and an alert when the SLI's metrics are absent. The burn-rate factors are scaled to
-the SLO's window (14.4 / 6 / 3 / 1 for 30 days), and a condition whose long window is longer
-than the SLO's own is left out.
+Per SLO, one group of recording rules (error ratio over 5m, 30m, 1h, 2h, 6h, 1d, 3d, the
+alert windows and the SLO's own window; objective; error budget; budget left over the window)
+and one group of alerts (the SRE Workbook's multi-window multi-burn-rate ones) and an alert
+when the SLI's metrics are absent.
+
+The Workbook defines its tiers for a 30-day SLO: page at burn rate 14.4 over 1h (confirmed
+over 5m: 2 % of the budget gone) or 6 over 6h/30m (5 %); ticket at 3 over 1d/2h or 1 over
+3d/6h (10 %). For another SLO window the windows scale with it and the factors stay (as
+Pyrra does: its windows are 1h/5m... times sloWindow/28d): over a 7d SLO the first page tier
+is 14.4 over 14m (confirmed over 5m), still 2 % of the 7-day budget. Keeping the Workbook's
+windows and scaling the factors instead (share x window / long window) would give factors
+below 1 for short windows (0.02 for 1h), which page inside the budget.
+
+No window is shorter than 5m (a rate over fewer scrapes is noise): a tier whose scaled window
+is shorter gets 5m, and at its factor then spends a larger share of the budget before it
+fires. A tier that would spend the whole budget before firing is left out, and the alert's
+``burn_rates`` annotation says so; an SLO window so short that no tier of a wanted severity
+is left (page needs a window above 30m) is refused with an error saying what to do.
 """
 
 from __future__ import annotations
@@ -18,6 +29,7 @@ from typing import Any, Literal
 
 import yaml
 
+from slokit.errors import UsageError
 from slokit.rules._sli import SLIQueries, prom_duration, sli_queries
 from slokit.spec import SLO, Alerting, Spec, format_duration
 
@@ -28,7 +40,9 @@ __all__ = [
     "RECORDING_WINDOWS",
     "alert_annotations",
     "alerting_of",
+    "burn_annotations",
     "burn_conditions",
+    "left_out_conditions",
     "describe_slo",
     "error_ratio_metric",
     "render_rules",
@@ -52,25 +66,72 @@ class BurnCondition:
     """Burn rate: multiples of the rate that would use the budget exactly over the window."""
 
 
-# (severity, long window, short window, share of the budget) from the SRE Workbook.
-_WORKBOOK = (
-    ("page", 3600.0, 300.0, 0.02),
-    ("page", 21600.0, 1800.0, 0.05),
-    ("ticket", 86400.0, 7200.0, 0.10),
-    ("ticket", 259200.0, 21600.0, 0.10),
+_THIRTY_DAYS = 30 * 86400.0
+_SHORTEST = 300.0
+"""5m: no alert window is shorter (a rate needs several scrapes to mean anything)."""
+
+# (severity, long window, short window, burn factor) of the SRE Workbook, for 30 days.
+_WORKBOOK: tuple[tuple[Literal["page", "ticket"], float, float, float], ...] = (
+    ("page", 3600.0, 300.0, 14.4),
+    ("page", 21600.0, 1800.0, 6.0),
+    ("ticket", 86400.0, 7200.0, 3.0),
+    ("ticket", 259200.0, 21600.0, 1.0),
 )
 
 
-def burn_conditions(window: float) -> list[BurnCondition]:
-    """The four conditions, their factors scaled so each still means "this share of the
-    budget gone within the long window" for an SLO over ``window`` seconds."""
+def _tiers(window: float) -> list[BurnCondition]:
+    """Every Workbook tier scaled to ``window``, kept or not."""
+    scale = window / _THIRTY_DAYS
     out = []
-    for severity, long, short, share in _WORKBOOK:
-        if long > window:
-            continue  # a condition longer than the SLO's window cannot be judged over it
-        level: Literal["page", "ticket"] = "page" if severity == "page" else "ticket"
-        out.append(BurnCondition(level, long, short, share, share * window / long))
+    for severity, long30, short30, factor in _WORKBOOK:
+        # Whole minutes, as people write them and Prometheus evaluates them.
+        long = max(_SHORTEST, round(long30 * scale / 60.0) * 60.0)
+        short = min(long, max(_SHORTEST, round(short30 * scale / 60.0) * 60.0))
+        out.append(BurnCondition(severity, long, short, factor * long / window, factor))
     return out
+
+
+def burn_conditions(window: float) -> list[BurnCondition]:
+    """The burn-rate conditions for an SLO over ``window`` seconds: the Workbook's factors
+    (always >= 1: a burn rate below 1 keeps within the budget) over windows scaled to the
+    SLO's, leaving out a tier that would fire only after the whole budget is spent."""
+    return [c for c in _tiers(window) if c.budget_share < 1.0]
+
+
+def left_out_conditions(window: float) -> list[BurnCondition]:
+    """The tiers :func:`burn_conditions` leaves out for ``window`` (too short for them)."""
+    return [c for c in _tiers(window) if c.budget_share >= 1.0]
+
+
+def _condition_text(c: BurnCondition, window: float) -> str:
+    return (
+        f"{c.factor:g}x the budget rate over {prom_duration(c.long)} (and {prom_duration(c.short)})"
+        f" = {c.budget_share * 100:.3g}% of the {prom_duration(window)} budget"
+    )
+
+
+def burn_annotations(slo: SLO, severity: str) -> dict[str, str]:
+    """The ``burn_rates`` annotation of a burn alert: its conditions, and the tiers left out."""
+    kept = [c for c in burn_conditions(slo.window) if c.severity == severity]
+    text = "fires at " + " or ".join(_condition_text(c, slo.window) for c in kept)
+    dropped = [c for c in left_out_conditions(slo.window) if c.severity == severity]
+    if dropped:
+        text += "; left out, as they would fire only after the whole budget is spent: "
+        text += ", ".join(_condition_text(c, slo.window) for c in dropped)
+    return {"burn_rates": text}
+
+
+def _check_window(name: str, slo: SLO, severity: str) -> None:
+    if not [c for c in burn_conditions(slo.window) if c.severity == severity]:
+        key = "page" if severity == "page" else "ticket"
+        shortest = min(f for sev, _, _, f in _WORKBOOK if sev == severity) * _SHORTEST
+        raise UsageError(
+            f"slos.{name}.window: {format_duration(slo.window)} is too short for a {severity} "
+            f"burn-rate alert: over the shortest alert window ({prom_duration(_SHORTEST)}) "
+            "every Workbook tier would fire only after the whole error budget is spent. Use a "
+            f"window longer than {format_duration(shortest)}, or set "
+            f"alerting: {{{key}: false}} for this SLO."
+        )
 
 
 def error_ratio_metric(window: float) -> str:
@@ -87,7 +148,8 @@ def _slug(name: str) -> str:
 
 def _recording(spec: Spec, name: str, slo: SLO, queries: SLIQueries) -> list[dict[str, Any]]:
     labels = {"slo": name, "service": spec.service}
-    windows = list(dict.fromkeys([*RECORDING_WINDOWS, slo.window]))
+    alert_windows = [w for c in burn_conditions(slo.window) for w in (c.long, c.short)]
+    windows = sorted(dict.fromkeys([*RECORDING_WINDOWS, *alert_windows, slo.window]))
     rules: list[dict[str, Any]] = [
         {
             "record": error_ratio_metric(w),
@@ -158,9 +220,10 @@ def _burn_alerts(spec: Spec, name: str, slo: SLO) -> list[dict[str, Any]]:
         ("page", alerting.page, alerting.page_for, "is burning its error budget fast"),
         ("ticket", alerting.ticket, alerting.ticket_for, "is burning its error budget"),
     ):
-        conditions = [c for c in burn_conditions(slo.window) if c.severity == severity]
-        if not wanted or not conditions:
+        if not wanted:
             continue
+        _check_window(name, slo, severity)
+        conditions = [c for c in burn_conditions(slo.window) if c.severity == severity]
         parts = [
             f"({error_ratio_metric(c.long)}{selector} > {_number(c.factor * budget)}"
             f" and {error_ratio_metric(c.short)}{selector} > {_number(c.factor * budget)})"
@@ -179,7 +242,10 @@ def _burn_alerts(spec: Spec, name: str, slo: SLO) -> list[dict[str, Any]]:
                     "service": spec.service,
                     **alerting.labels,
                 },
-                "annotations": alert_annotations(spec, name, slo, alerting, what),
+                "annotations": {
+                    **alert_annotations(spec, name, slo, alerting, what),
+                    **burn_annotations(slo, severity),
+                },
             }
         )
     return rules

@@ -2,8 +2,12 @@
 
 By default the queries read the metrics slokit's ASGI middleware exports:
 ``http_requests_total{route, method, status}`` for availability and
-``http_request_duration_seconds_bucket{route, method, le}`` for latency, whose bucket edges
-always include each SLO's threshold. An SLO with ``sli:`` brings its own PromQL instead.
+``http_request_duration_seconds_bucket{route, method, status_class, le}`` for latency, whose
+bucket edges always include each SLO's threshold. A latency SLO's good events are requests
+within the threshold that are not 5xx (``status_class!="5xx"``), its total every request: the
+same rule as the load-test gates and the live SLOs, so a fast 503 is bad. (A histogram without
+``status_class``, not slokit's, matches the ``!=`` matcher and counts as before.) An SLO with
+``sli:`` brings its own PromQL instead.
 
 Error ratios are ``sum(increase(bad[w])) / sum(increase(total[w]))``: the events of the whole
 window weigh equally, rather than averaging ratios of 5-minute slices, which would let a
@@ -22,6 +26,7 @@ from slokit.spec import SLO, Spec, format_duration
 
 __all__ = [
     "DURATION_METRIC",
+    "NOT_SERVER_ERROR",
     "REQUESTS_METRIC",
     "SLIQueries",
     "le_pattern",
@@ -31,6 +36,8 @@ __all__ = [
 
 REQUESTS_METRIC = "http_requests_total"
 DURATION_METRIC = "http_request_duration_seconds"
+NOT_SERVER_ERROR = 'status_class!="5xx"'
+"""The duration histogram's matcher for the requests a latency SLO may count as good."""
 
 
 def prom_duration(seconds: float) -> str:
@@ -143,9 +150,10 @@ def sli_queries(
         )
     le = f'le=~"{le_pattern(slo.latency, buckets)}"'
     total_m = _matchers(selector, route, method)
-    good_m = _matchers(selector, route, method, le)
+    good_m = _matchers(selector, route, method, NOT_SERVER_ERROR, le)
     total = f"sum(increase({DURATION_METRIC}_count{total_m}[$window]))"
-    good = f"sum(increase({DURATION_METRIC}_bucket{good_m}[$window]))"
+    # Every request a 5xx leaves no good series at all: that is 0 good, not "unknown".
+    good = f"(sum(increase({DURATION_METRIC}_bucket{good_m}[$window])) or vector(0))"
     return SLIQueries(
         name,
         "latency",
