@@ -15,7 +15,7 @@ from slokit.cli._common import EXIT_USAGE, err, fail, out, setup_logging
 from slokit.cli._history import RunHistory
 from slokit.cli._live import LiveProgress
 from slokit.errors import SlokitError, UsageError
-from slokit.load import RunOptions, run_spec
+from slokit.load import RunOptions, check_spec, run_spec
 from slokit.report import render_terminal, write_reports
 from slokit.results import RunResults
 from slokit.spec import STARTER_SPEC, Spec, json_schema, load_spec, parse_duration
@@ -55,7 +55,7 @@ def _root(
 
 
 def _sigterm_as_interrupt(_signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+    raise KeyboardInterrupt("SIGTERM")  # the engine names it in the abort reason
 
 
 def execute(
@@ -174,7 +174,11 @@ def run(
     setup_logging()
     try:
         loaded = load_spec(spec)
-        options = RunOptions(workers=workers, duration=_duration(duration), target=target)
+        seconds = _duration(duration)
+        _check_workers(workers)
+        # Everything a worker would refuse, refused here: before the target is probed.
+        check_spec(loaded, scenario, target, duration=seconds, source=str(spec))
+        options = RunOptions(workers=workers, duration=seconds, target=target)
         history = RunHistory.from_options(
             spec,
             store=store,
@@ -197,16 +201,41 @@ def run(
     raise typer.Exit(results.exit_code)
 
 
+MAX_WORKERS = 1024
+"""Worker processes per run: each is a Python process with its own event loop."""
+
+
+def _check_workers(workers: int | None) -> None:
+    if workers is not None and not 1 <= workers <= MAX_WORKERS:
+        raise UsageError(
+            f"--workers must be between 1 and {MAX_WORKERS} (one process each; the default is "
+            f"one per core), got {workers}"
+        )
+
+
 @app.command()
-def validate(spec: SpecArg) -> None:
-    """Check SPEC and print every problem with its line (exit 2 when invalid)."""
+def validate(
+    spec: SpecArg,
+    scenario: Annotated[
+        list[str] | None,
+        typer.Option("--scenario", "-s", help="Check only these scenarios, as `run -s` would."),
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option("--target", "-t", help="The base URL `run --target` will use.")
+    ] = None,
+) -> None:
+    """Check SPEC as `slokit run` would before any load: every problem with its line; data
+    files, scripts and JSON paths included (exit 2 when invalid). Never connects."""
     try:
         loaded = load_spec(spec)
+        if loaded.scenarios or scenario:
+            check_spec(loaded, scenario, target, need_target=False, source=str(spec))
     except SlokitError as exc:
         fail(exc)
     out.print(
         f"[green]ok[/] {spec}: service {loaded.service!r}, {len(loaded.slos)} SLOs, "
         f"{len(loaded.gates)} gates, {len(loaded.scenarios)} scenarios"
+        + ("" if loaded.scenarios else " (nothing for `slokit run` to run)")
     )
 
 

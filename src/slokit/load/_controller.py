@@ -8,14 +8,17 @@ dies, or when the target stops accepting connections for ``TARGET_DEAD_SECONDS``
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 import multiprocessing as mp
 import os
 import queue as queue_mod
+import signal
 import socket
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +30,14 @@ from slokit.load._http import HttpClient
 from slokit.load._script import load_journey
 from slokit.load._worker import WorkerArgs, worker_main
 from slokit.results import Aggregator, RequestStats, RunResults, ScenarioResults, Snapshot, evaluate
-from slokit.spec import ConstantArrivalRate, RampingArrivalRate, RampingVUs, Scenario, Spec
+from slokit.spec import (
+    ConstantArrivalRate,
+    PerVUIterations,
+    RampingArrivalRate,
+    RampingVUs,
+    Scenario,
+    Spec,
+)
 
 __all__ = ["LiveTick", "RunOptions", "run_scenario", "run_spec"]
 
@@ -35,6 +45,10 @@ log = logging.getLogger("slokit.load")
 
 TARGET_DEAD_SECONDS = 3
 """Consecutive seconds in which every request failed to connect before a run is aborted."""
+
+STOP_WAIT = 3.0
+"""Seconds the workers get to ship their last second after a stop (Ctrl-C, SIGTERM) before
+they are terminated: they cancel in-flight requests after ``STOP_GRACE`` (0.5 s)."""
 
 
 @dataclass(frozen=True)
@@ -127,23 +141,76 @@ def run_scenario(
     if options.duration is not None:
         sc = sc.with_duration(options.duration)
     target = resolve_target(spec, sc, options)
-    _validate_scenario(spec, sc, target)
-    if target is not None:
-        _check_target(target)
     wanted = options.workers if options.workers is not None else (os.cpu_count() or 1)
     if wanted < 1:
         raise UsageError("--workers must be at least 1")
     workers = max(1, min(wanted, _max_concurrency(sc)))
-    warmup = sc.warmup if sc.warmup is not None else spec.warmup
+    warmup, notes = _warmup_of(spec, sc)
     warmup_seconds = math.ceil(warmup) if warmup > 0 else 0
     aggregator = Aggregator(name, sc.executor, float(warmup_seconds), workers)
-    run = _Run(spec, sc, name, workers, target, warmup_seconds, aggregator, progress, options)
-    results = run.execute()
+    try:
+        _validate_scenario(spec, sc, target)
+        if target is not None:
+            _check_target(target)
+    except KeyboardInterrupt:
+        results = aggregator.finish(0.0, partial=True, abort_reason="interrupted (Ctrl-C)")
+    else:
+        run = _Run(spec, sc, name, workers, target, warmup_seconds, aggregator, progress, options)
+        results = run.execute()
+        notes += _judge_whole_run_if_warmup_ate_it(results, warmup, run.warmup_requests)
+    results.notes.extend(notes)
     results.verdicts = evaluate(spec, results, gated=sc.gate)
     results.gated = sc.gate
     judged = {v.name for v in results.verdicts if v.kind == "slo"}
     results.not_exercised = [n for n in spec.slos if n not in judged]
     return results
+
+
+def _warmup_of(spec: Spec, sc: Scenario) -> tuple[float, list[str]]:
+    """The warm-up this scenario gets, and a note when the spec's default is not applied.
+
+    A per-vu-iterations scenario is bounded by its count, not by time: a spec-wide warm-up
+    would cut an arbitrary share of the iterations the user asked for out of the verdicts,
+    so only a warm-up set on the scenario itself applies to it.
+    """
+    if sc.warmup is not None:
+        return sc.warmup, []
+    if isinstance(sc, PerVUIterations) and spec.warmup > 0:
+        return 0.0, [
+            f"the spec's warm-up ({spec.warmup:g}s) is not applied to a per-vu-iterations "
+            "scenario: every iteration is judged (set `warmup:` on the scenario to have one)"
+        ]
+    return spec.warmup, []
+
+
+def _judge_whole_run_if_warmup_ate_it(
+    results: ScenarioResults, warmup: float, warm: dict[str, RequestStats]
+) -> list[str]:
+    """When the warm-up would leave nothing to judge, judge everything and say so.
+
+    A scenario that ends before its warm-up does (a short per-vu-iterations run, an early
+    abort) would otherwise report that no request ran, and gates such as ``requests >= N``
+    would fail on requests that were sent and answered.
+    """
+    measured = sum(s.count for s in results.requests.values())
+    if not warm or not results.warmup_s:
+        return []
+    if measured and results.duration_s > results.warmup_s:
+        return []
+    for name, stats in warm.items():
+        mine = results.requests.get(name)
+        if mine is None:
+            results.requests[name] = stats.copy()
+        else:
+            mine.merge(stats)
+    results.timeline = [dataclasses.replace(p, warmup=False) for p in results.timeline]
+    results.warmup_s = 0.0
+    note = (
+        f"warm-up ({warmup:g}s) not applied: the scenario ended after "
+        f"{results.duration_s:.2f}s, before its warm-up did, so every request is judged"
+    )
+    log.warning("scenario %s: %s", results.name, note)
+    return [note]
 
 
 def run_spec(
@@ -179,6 +246,21 @@ def run_spec(
     )
 
 
+@contextlib.contextmanager
+def _interrupts_ignored() -> Iterator[None]:
+    """Shutting down after an interrupt is bounded; a second Ctrl-C (or SIGTERM) must not
+    cut it short with a traceback and leave workers and results behind."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
 class _Run:
     def __init__(
         self,
@@ -205,9 +287,24 @@ class _Run:
         self.ended: float | None = None
         self.state = _State()
         self.exceptions_seen: set[str] = set()
+        self.warmup_requests: dict[str, RequestStats] = {}
+        """Warm-up requests by name, which the aggregator leaves out: kept in case the
+        warm-up turns out to cover the whole run (see _judge_whole_run_if_warmup_ate_it)."""
 
-    def _spawn(self) -> list[Any]:
-        procs = []
+    def _add(self, snap: Snapshot) -> None:
+        self.aggregator.add(snap)
+        if not snap.warmup:
+            return
+        for name, stats in snap.requests.items():
+            mine = self.warmup_requests.get(name)
+            if mine is None:
+                self.warmup_requests[name] = stats.copy()
+            else:
+                mine.merge(stats)
+
+    def _spawn(self, procs: list[Any]) -> None:
+        """Start the workers into ``procs`` one by one, so an interrupt mid-way reaps those
+        already started."""
         for w in range(self.workers):
             args = WorkerArgs(
                 spec=self.spec,
@@ -226,12 +323,13 @@ class _Run:
             )
             p.start()
             procs.append(p)
-        return procs
 
     def execute(self) -> ScenarioResults:
-        procs = self._spawn()
+        procs: list[Any] = []
         done: set[int] = set()
+        started = datetime.now(UTC)
         try:
+            self._spawn(procs)
             self._await_ready(procs, done)
             self.start_wall.value = time.time() + 0.25
             self.go.set()
@@ -239,15 +337,17 @@ class _Run:
                 self.options.on_start(self.start_wall.value)
             started = datetime.now(UTC)
             self._collect(procs, done)
-        except KeyboardInterrupt:
-            self._abort("interrupted (Ctrl-C)")
-            with contextlib.suppress(KeyboardInterrupt):
+        except KeyboardInterrupt as exc:
+            # Ctrl-C, or SIGTERM turned into one by the CLI: at any moment, spawning
+            # included, the run ends within seconds and keeps what was measured.
+            self._abort(f"interrupted ({str(exc) or 'Ctrl-C'})")
+            with _interrupts_ignored(), contextlib.suppress(KeyboardInterrupt):
                 self._collect(procs, done, bounded=True)
-            started = datetime.now(UTC)
         finally:
             self.stop.set()
             self.go.set()
-            self._reap(procs)
+            with _interrupts_ignored():
+                self._reap(procs)
         # The measured window ends at the scenario's duration; draining in-flight requests
         # afterwards is not part of it, but an early end (abort, iterations done) is.
         ended = self.ended or time.time()
@@ -278,6 +378,8 @@ class _Run:
                 msg = self.queue.get(timeout=0.2)
             except queue_mod.Empty:
                 dead = [p for p in procs if p.exitcode is not None]
+                if dead and self.abort_reason is not None:
+                    return  # stopping anyway (a worker may have caught the Ctrl-C itself)
                 if dead:
                     raise RunError(
                         f"worker process exited with code {dead[0].exitcode} before start"
@@ -295,7 +397,7 @@ class _Run:
     def _collect(self, procs: list[Any], done: set[int], bounded: bool = False) -> None:
         limit = self.start_wall.value + self.sc.duration + min(self.sc.timeout, 30.0) + 15.0
         if bounded:
-            limit = time.time() + min(self.sc.timeout, 30.0) + 5.0
+            limit = time.time() + STOP_WAIT
         should_stop = self.options.should_stop
         while len(done) < self.workers:
             if time.time() > limit:
@@ -319,7 +421,7 @@ class _Run:
         kind, worker = msg[0], msg[1]
         if kind == "snapshot":
             snap = Snapshot.from_dict(msg[2])
-            self.aggregator.add(snap)
+            self._add(snap)
             self._observe(worker, snap)
         elif kind == "done":
             done.add(worker)
@@ -384,8 +486,11 @@ class _Run:
                 )
 
     def _reap(self, procs: list[Any]) -> None:
+        # A worker that has not said done by now after a stop is stuck: do not wait long.
+        patience = 5.0 if self.abort_reason is None else 1.0
+        limit = time.monotonic() + patience
         for p in procs:
-            p.join(timeout=5.0)
+            p.join(timeout=max(0.0, limit - time.monotonic()))
         for p in procs:
             if p.is_alive():
                 p.terminate()
@@ -398,6 +503,6 @@ class _Run:
             while True:
                 msg = self.queue.get_nowait()
                 if msg[0] == "snapshot":
-                    self.aggregator.add(Snapshot.from_dict(msg[2]))
+                    self._add(Snapshot.from_dict(msg[2]))
         self.queue.close()
         self.queue.join_thread()

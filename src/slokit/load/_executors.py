@@ -10,6 +10,7 @@ dropped.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -33,6 +34,15 @@ __all__ = ["ExecutorContext", "run_executor"]
 # spent yielding instead of sleeping so requests leave on time and latency measured from the
 # intended start carries no timer error.
 _SPIN = 0.0015
+
+VU_BATCH = 500
+"""VUs started (or late arrivals handled) per turn of the event loop."""
+
+STOP_GRACE = 0.5
+"""Seconds in-flight iterations get after a stop before they are cancelled."""
+
+_POLL = 0.05
+"""How often waiting executors look at the clock and the stop flag."""
 
 
 @dataclass
@@ -114,22 +124,35 @@ async def _one_iteration(ctx: ExecutorContext, vu: VU) -> bool:
 async def _closed(
     ctx: ExecutorContext, target_at: Callable[[float], int], iterations: int | None
 ) -> None:
-    """VU ``j`` (global index) lives on worker ``j % workers`` and runs while ``j < target``."""
-    think = ctx.scenario.think
-    tasks: dict[int, asyncio.Task[None]] = {}
+    """VU ``j`` (global index) lives on worker ``j % workers`` and runs while ``j < target``.
 
-    async def vu_loop(j: int) -> None:
+    VUs start in batches of ``VU_BATCH`` with a turn of the loop between batches: a huge
+    ``vus`` must not freeze the loop (the stop flag, the ticker and running VUs need it),
+    and creation stops at the scenario's end or a stop, so no VU is built that cannot run.
+    """
+    think = ctx.scenario.think
+    worker, workers = ctx.worker, ctx.workers
+    clock = time.perf_counter
+    live: dict[int, asyncio.Task[None]] = {}  # local slot -> its running task
+    returning: list[int] = []  # heap of slots whose VU left because the ramp went below it
+    started = 0  # local slots 0..started-1 have been started at least once
+
+    async def vu_loop(j: int, slot: int) -> None:
         vu = ctx.make_vu(j)
         ctx.active[0] += 1
         # Locals, and the plain path inlined below: this loop runs once per iteration and a
         # coroutine call per iteration is measurable at 100k requests per second.
-        clock, t0, deadline, stop = time.perf_counter, ctx.t0, ctx.deadline, ctx.stop_requested
+        t0, deadline, stop = ctx.t0, ctx.deadline, ctx.stop_requested
         iterate = ctx.iterate
         plain = ctx.feed is None
         try:
             while True:
                 now = clock()
-                if now >= deadline or stop() or j >= target_at(now - t0):
+                if now >= deadline or stop():
+                    break
+                if j >= target_at(now - t0):
+                    if iterations is None:
+                        heapq.heappush(returning, slot)
                     break
                 if plain:
                     try:
@@ -146,67 +169,110 @@ async def _closed(
                 if iterations is not None and vu.iteration >= iterations:
                     break
                 if think > 0:
-                    await asyncio.sleep(think)
+                    # Never think past the end: a VU asleep at the deadline has nothing to
+                    # finish and must not hold the run open.
+                    await asyncio.sleep(min(think, max(0.0, deadline - clock())))
         finally:
             ctx.active[0] -= 1
+            live.pop(slot, None)
+
+    def spawn(slot: int) -> None:
+        live[slot] = asyncio.create_task(vu_loop(worker + slot * workers, slot))
+
+    def local_target() -> int:
+        return len(range(worker, target_at(clock() - ctx.t0), workers))
 
     while not ctx.stopping():
-        wanted = target_at(time.perf_counter() - ctx.t0)
-        for j in range(ctx.worker, wanted, ctx.workers):
-            task = tasks.get(j)
-            if task is None or (task.done() and iterations is None):
-                tasks[j] = asyncio.create_task(vu_loop(j))
-        if iterations is not None and tasks and all(t.done() for t in tasks.values()):
+        wanted = local_target()
+        while returning and returning[0] < wanted:
+            spawn(heapq.heappop(returning))
+        while started < wanted and not ctx.stopping():
+            for slot in range(started, min(wanted, started + VU_BATCH)):
+                spawn(slot)
+            started = min(wanted, started + VU_BATCH)
+            await asyncio.sleep(0)
+            wanted = local_target()
+        if iterations is not None and started >= wanted and not live:
             break
-        await asyncio.sleep(0.05)
-    await _drain(ctx, list(tasks.values()))
+        await asyncio.sleep(_POLL)
+    await _drain(ctx, live)
 
 
 async def _open(ctx: ExecutorContext, schedule: ArrivalSchedule, max_vus: int) -> None:
-    pool = [ctx.make_vu(j) for j in range(ctx.worker, max_vus, ctx.workers)]
+    """Arrivals on the schedule; VUs are built on demand, up to this worker's share of
+    ``max_vus``, so a large ``max_vus`` costs nothing until the load needs it."""
     capacity = share(max_vus, ctx.workers, ctx.worker)
-    assert len(pool) == capacity
-    running: set[asyncio.Task[None]] = set()
+    free: list[VU] = []
+    built = 0
+    running: dict[int, asyncio.Task[None]] = {}
     name, method, path = ctx.drop_name
+    clock = time.perf_counter
+    behind = 0
 
-    async def run(vu: VU) -> None:
+    async def run(vu: VU, key: int) -> None:
         try:
             await _one_iteration(ctx, vu)
         finally:
-            pool.append(vu)
+            free.append(vu)
             ctx.active[0] -= 1
+            running.pop(key, None)
 
-    for _k, offset in schedule.times(ctx.worker, ctx.workers):
+    for k, offset in schedule.times(ctx.worker, ctx.workers):
         due = ctx.t0 + offset
-        delay = due - time.perf_counter()
-        if delay > _SPIN:
-            await asyncio.sleep(delay - _SPIN)
-        while time.perf_counter() < due:  # noqa: ASYNC110 - see _SPIN: no timer is this precise
-            await asyncio.sleep(0)
+        delay = due - clock()
+        # In slices: a stop must be seen between sparse arrivals (a rate of 1/min).
+        while delay > _SPIN and not ctx.stopping():
+            await asyncio.sleep(min(delay - _SPIN, _POLL))
+            delay = due - clock()
         if ctx.stopping():
             break
-        if not pool:
+        if delay > 0:
+            behind = 0
+            while clock() < due:  # noqa: ASYNC110 - see _SPIN: no timer is this precise
+                await asyncio.sleep(0)
+        else:
+            behind += 1
+            if behind >= VU_BATCH:
+                # Behind schedule nothing above awaits: yield now and then so the stop flag,
+                # the ticker and the started iterations get the loop.
+                behind = 0
+                await asyncio.sleep(0)
+        if ctx.stopping():
+            break
+        if free:
+            vu = free.pop()
+        elif built < capacity:
+            vu = ctx.make_vu(ctx.worker + built * ctx.workers)
+            built += 1
+        else:
             ctx.recorder.drop(name, method, path)
             continue
-        vu = pool.pop()
         vu.intended = due
         ctx.active[0] += 1
-        task = asyncio.create_task(run(vu))
-        running.add(task)
-        task.add_done_callback(running.discard)
-    await _drain(ctx, list(running))
+        running[k] = asyncio.create_task(run(vu, k))
+    await _drain(ctx, running)
 
 
-async def _drain(ctx: ExecutorContext, tasks: list[asyncio.Task[None]]) -> None:
-    """Let in-flight iterations finish for up to ``grace`` seconds, then cancel them."""
-    pending = [t for t in tasks if not t.done()]
-    if not pending:
-        return
-    remaining = max(0.0, ctx.deadline + ctx.grace - time.perf_counter())
-    if ctx.stop_requested():
-        remaining = min(remaining, ctx.grace)
-    _done, still = await asyncio.wait(pending, timeout=remaining)
+async def _drain(ctx: ExecutorContext, live: dict[int, asyncio.Task[None]]) -> None:
+    """Let in-flight iterations finish for up to ``grace`` seconds, then cancel them.
+
+    After a stop (Ctrl-C, SIGTERM, an abort) they get only ``STOP_GRACE``: a stalled server
+    must not hold an interrupted run open for the request timeout. ``live`` shrinks as tasks
+    end (their own callbacks remove them), so it is polled, never scanned.
+    """
+    clock = time.perf_counter
+    end = max(ctx.deadline + ctx.grace, clock())
+    cut = False
+    while live:
+        now = clock()
+        if not cut and ctx.stop_requested():
+            cut, end = True, min(end, now + STOP_GRACE)
+        if now >= end:
+            break
+        await asyncio.sleep(min(_POLL / 2, end - now))
+    still = list(live.values())
     for task in still:
         task.cancel()
     if still:
-        await asyncio.gather(*still, return_exceptions=True)
+        # Bounded: a journey that swallows CancelledError must not hold the worker forever.
+        await asyncio.wait(still, timeout=1.0)

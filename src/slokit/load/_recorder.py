@@ -64,6 +64,8 @@ class Recorder:
         stats.bytes_received += received
         us = int(latency_s * 1_000_000)
         stats.latency.record(us if us > 0 else 1)
+        if status >= 500:  # a fast 503 is bad for a latency SLO too (results/_verdicts.py)
+            stats.server_errors.record(us if us > 0 else 1)
         if checks_passed:
             stats.checks_passed += checks_passed
         kind = failure_kind(status, ok_status)

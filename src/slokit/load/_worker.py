@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import functools
 import math
+import os
 import signal
 import time
 import traceback
@@ -78,6 +79,13 @@ async def _main(
     args: WorkerArgs, queue: Queue[Any], go: Event, start_wall: Any, stop: Event
 ) -> None:
     sc = args.scenario
+    # Reading the multiprocessing Event takes a lock; VUs ask on every iteration, so they
+    # read a plain flag that a watcher refreshes every 50 ms instead. SIGTERM (a CI runner
+    # cancelling the job signals the whole group) sets it too: the worker stops like on a
+    # stop from the controller and ships what it measured, instead of dying with it.
+    stopped = [False]
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopped.__setitem__, 0, True)
     client = HttpClient(timeout=sc.timeout, follow_redirects=sc.follow_redirects)
     recorder = Recorder()
     routes = _slo_routes(args.spec)
@@ -113,7 +121,7 @@ async def _main(
 
     queue.put(("ready", args.worker))
     # Bounded wait: a controller that died must not leave this process behind.
-    if not await asyncio.to_thread(go.wait, 60.0) or stop.is_set():
+    if not await asyncio.to_thread(go.wait, 60.0) or stop.is_set() or stopped[0]:
         await client.aclose()
         return
     t0 = time.perf_counter() + (start_wall.value - time.time())
@@ -122,9 +130,6 @@ async def _main(
         await asyncio.sleep(delay)
 
     active = [0]
-    # Reading the multiprocessing Event takes a lock; VUs ask on every iteration, so they
-    # read a plain flag that a watcher refreshes every 50 ms instead.
-    stopped = [False]
     ctx = ExecutorContext(
         scenario=sc,
         worker=args.worker,
@@ -141,7 +146,7 @@ async def _main(
         active=active,
     )
     ticker = asyncio.create_task(_tick(args, queue, recorder, active, t0))
-    watcher = asyncio.create_task(_watch(stop, stopped))
+    watcher = asyncio.create_task(_watch(stop, stopped, os.getppid()))
     try:
         await run_executor(ctx)
     finally:
@@ -175,8 +180,10 @@ def _ship(
         recorder.first_exception = None
 
 
-async def _watch(stop: Event, stopped: list[bool]) -> None:
-    while not stop.is_set():  # noqa: ASYNC110 - a multiprocessing Event cannot be awaited
+async def _watch(stop: Event, stopped: list[bool], parent: int) -> None:
+    # A controller killed outright (SIGKILL) sets no Event: a new parent means it is gone,
+    # and a load with nobody to collect it must not go on.
+    while not stopped[0] and not stop.is_set() and os.getppid() == parent:  # noqa: ASYNC110
         await asyncio.sleep(0.05)
     stopped[0] = True
 
