@@ -45,6 +45,7 @@ __all__ = [
     "Status",
     "checks_from_spec",
     "health_document",
+    "merge_checks",
     "overall_status",
 ]
 
@@ -130,6 +131,33 @@ def checks_from_spec(dependencies: Mapping[str, Dependency]) -> list[CheckSpec]:
         )
         for name, dep in dependencies.items()
     ]
+
+
+def merge_checks(
+    from_spec: Sequence[CheckSpec], given: Sequence[CheckSpec]
+) -> tuple[CheckSpec, ...]:
+    """The spec's dependencies followed by the ``checks=`` given in code, every name once.
+
+    ``checks=`` adds to the spec rather than replacing it: a service that passes one custom
+    check must not silently lose its database and cache checks. A name in both is an error
+    rather than a silent winner, because either choice would hide a check someone wrote.
+    """
+    seen = {spec.name for spec in from_spec}
+    merged = list(from_spec)
+    for spec in given:
+        if spec.name in seen:
+            where = (
+                "is a dependency in the spec and also given in checks="
+                if any(s.name == spec.name for s in from_spec)
+                else "is given twice in checks="
+            )
+            raise UsageError(
+                f"check {spec.name!r} {where}; checks= adds to the spec's dependencies, so "
+                "rename one of them, or remove it from the spec or from checks="
+            )
+        seen.add(spec.name)
+        merged.append(spec)
+    return tuple(merged)
 
 
 class HealthChecks:

@@ -1,7 +1,8 @@
 """Start-up and shutdown: when the service may be called ready, and draining before it stops.
 
-Readiness fails until the application's lifespan start-up has completed, and again from the
-moment shutdown begins. On SIGTERM (what orchestrators send) readiness flips at once, the
+Readiness fails until the application's lifespan start-up has completed and its warm-up hooks
+(see ``_warmup``) have returned, and again from the moment shutdown begins.
+On SIGTERM (what orchestrators send) readiness flips at once, the
 service keeps serving for ``drain_delay`` seconds so load balancers stop routing to it, and
 only then is the server's own shutdown triggered; during lifespan shutdown requests still in
 flight get up to ``drain_timeout`` seconds to finish before the application is told to stop.
@@ -15,11 +16,12 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any
 
 from slokit.asgi._respond import Receive, Scope, Send
+from slokit.asgi._warmup import Hook, Warmup
 
 __all__ = ["Lifecycle"]
 
@@ -27,12 +29,16 @@ log = logging.getLogger("slokit.asgi")
 
 
 class Lifecycle:
-    def __init__(self, *, drain_delay: float, drain_timeout: float) -> None:
+    def __init__(
+        self, *, drain_delay: float, drain_timeout: float, warmup: Sequence[Hook] = ()
+    ) -> None:
         self.drain_delay = drain_delay
         self.drain_timeout = drain_timeout
         self.started = False
         self.draining = False
         self.in_flight = 0
+        self.warmup = Warmup(warmup)
+        """Hooks run once start-up has completed; /startupz passes when all have returned."""
         self._saw_lifespan = False
         self._on_shutdown: list[Callable[[], Any]] = []
         self._on_started: list[Callable[[], Any]] = []
@@ -50,6 +56,7 @@ class Lifecycle:
         # request is the proof that it is serving.
         if not self._saw_lifespan:
             self.started = True
+            self.warmup.start()
 
     async def lifespan(self, app: Any, scope: Scope, receive: Receive, send: Send) -> None:
         self._saw_lifespan = True
@@ -95,6 +102,7 @@ class Lifecycle:
 
     def _ready(self) -> None:
         self.started = True
+        self.warmup.start()
         self._hook_sigterm()
         for callback in self._on_started:
             try:
@@ -120,6 +128,7 @@ class Lifecycle:
             )
 
     async def _shutdown_hooks(self) -> None:
+        await self.warmup.aclose()
         for callback in self._on_shutdown:
             try:
                 result = callback()

@@ -28,7 +28,7 @@ from slokit.asgi._metrics import DEFAULT_BUCKETS, Metrics, latency_buckets
 from slokit.asgi._options import Options, build_options
 from slokit.asgi._otel import Tracing
 from slokit.asgi._probes import Endpoint, Probes, metrics_endpoint, ops_endpoint
-from slokit.asgi._respond import Receive, Scope, Send, reply_json
+from slokit.asgi._respond import Receive, Scope, Send, reply_circuit_open, reply_json
 from slokit.asgi._routes import RouteLabels
 from slokit.asgi._sink import FULL, RequestSink
 from slokit.asgi._slo import LiveSLOs
@@ -41,6 +41,7 @@ from slokit.asgi._trace import (
     parse_traceparent,
     valid_request_id,
 )
+from slokit.errors import CircuitOpenError
 from slokit.resilience import deadline_from_headers, enter_deadline, exit_deadline
 from slokit.resilience import install_metrics as install_breaker_metrics
 from slokit.spec import Spec
@@ -167,7 +168,9 @@ class SlokitMiddleware:
     ) -> None:
         self.app = app
         self.options = opts = build_options(spec, options)
-        self.lifecycle = Lifecycle(drain_delay=opts.drain_delay, drain_timeout=opts.drain_timeout)
+        self.lifecycle = Lifecycle(
+            drain_delay=opts.drain_delay, drain_timeout=opts.drain_timeout, warmup=opts.warmup
+        )
         templates = [t.route for t in opts.slos if t.route is not None]
         templates += [r.parsed()[0] for r in opts.rate_limits]
         self._labels = RouteLabels(templates, app)
@@ -429,11 +432,13 @@ class SlokitMiddleware:
                     ex.counted = 0
                 try:
                     await self.app(scope, ex.receive, ex)
-                except Exception:
+                except Exception as exc:
                     if ex.hijacked:
                         pass  # answered 413 already; the app's complaint about the body is moot
                     elif ex.disconnected and ex.status == 0:
                         ex.status = 499  # the client went away mid-request: nobody to answer
+                    elif ex.status == 0 and isinstance(exc, CircuitOpenError):
+                        await reply_circuit_open(ex, exc)  # 503 + Retry-After, not a 500
                     else:
                         ex.status = ex.status or 500  # the server answers 500 for us
                         raise
@@ -444,9 +449,14 @@ class SlokitMiddleware:
             else:
                 try:
                     await self.app(scope, receive, ex)
-                except Exception:
-                    ex.status = ex.status or 500  # the server answers 500 for us
-                    raise
+                except Exception as exc:
+                    if ex.status == 0 and isinstance(exc, CircuitOpenError):
+                        # An open breaker the app did not handle: the service is unavailable
+                        # for a known time, so 503 + Retry-After (counted as such), not a 500.
+                        await reply_circuit_open(ex, exc)
+                    else:
+                        ex.status = ex.status or 500  # the server answers 500 for us
+                        raise
         finally:
             elapsed = _clock() - started
             status = ex.status

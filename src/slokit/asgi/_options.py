@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from typing import Any, Literal, TextIO
 
-from slokit.asgi._checks import CheckSpec, checks_from_spec
+from slokit.asgi._checks import CheckSpec, checks_from_spec, merge_checks
 from slokit.asgi._faults import DEFAULT_PATH as DEFAULT_FAULTS_PATH
 from slokit.asgi._faults import check_token, resolve_token
 from slokit.asgi._logs import DEFAULT_MASK
@@ -66,6 +66,8 @@ class Options:
     healthz_path: str = "/healthz"
     checks: tuple[CheckSpec, ...] = ()
     check_ttl: float = 2.0
+    warmup: tuple[tuple[str, Callable[[], object]], ...] = ()
+    """Start-up work run after lifespan start-up; /startupz passes once all of it returned."""
     access_log: bool | TextIO | Literal["logging"] = True
     user_header: str | None = None
     log_headers: tuple[str, ...] = ()
@@ -205,6 +207,28 @@ def _checks(value: Any) -> tuple[CheckSpec, ...]:
     raise UsageError("checks must map names to callables (sync or async) or be CheckSpecs")
 
 
+def _warmup(value: Any) -> tuple[tuple[str, Callable[[], object]], ...]:
+    items: list[tuple[Any, Any]]
+    if isinstance(value, Mapping):
+        items = list(value.items())
+    else:
+        if not (callable(value) or isinstance(value, Iterable)):
+            raise UsageError(
+                f"warmup={value!r}: give a callable, a list of them, or a dict of name: callable"
+            )
+        hooks = [value] if callable(value) else list(value)
+        items = [(getattr(h, "__name__", None) or f"hook{i}", h) for i, h in enumerate(hooks)]
+    out = []
+    for name, hook in items:
+        if not callable(hook):
+            raise UsageError(
+                f"warm-up hook {name!r} must be a callable (sync or async, no arguments), "
+                f"got {hook!r}"
+            )
+        out.append((str(name), hook))
+    return tuple(out)
+
+
 def _proxies(value: Iterable[str]) -> tuple[Network, ...]:
     try:
         return tuple(ipaddress.ip_network(v, strict=False) for v in value)
@@ -237,6 +261,8 @@ def _normalize(name: str, value: Any) -> Any:
         return _rules(value)
     if name == "checks":
         return _checks(value)
+    if name == "warmup":
+        return _warmup(value)
     if name == "trusted_proxies":
         return _proxies(value)
     if name == "concurrency":
@@ -290,8 +316,11 @@ def build_options(
     loaded = _load(spec)
     if loaded is not None:
         values.update(_from_spec(loaded))
+    spec_checks = values.get("checks", ())
     for name, value in overrides.items():
         values[name] = _normalize(name, value)
+    if "checks" in overrides:  # added to the spec's dependencies, never replacing them
+        values["checks"] = merge_checks(spec_checks, values["checks"])
     if values.get("faults"):
         values["fault_token"] = resolve_token(values.get("fault_token"))
     elif values.get("fault_token") is not None:

@@ -4,6 +4,16 @@
 provider (the SDK); with only the API installed, or nothing, it costs one attribute check per
 request. The span continues the caller's ``traceparent``, and the request's trace and span ids
 (in logs and outgoing calls) are the span's, so every signal points at the same trace.
+
+Exactly one SERVER span per request, whichever side of OpenTelemetry's own ASGI/FastAPI
+instrumentation this layer sits on:
+
+- inside it (``FastAPIInstrumentor`` wraps the whole middleware stack, so its span is already
+  current when this layer runs): that span is adopted, its ids go to the logs, and no second
+  span is made;
+- outside it (``SlokitMiddleware(OpenTelemetryMiddleware(app))``): this layer's span is made
+  current while the application runs, and the instrumentation, seeing an active span, makes
+  its own an INTERNAL child, as it does for any server span started before it.
 """
 
 from __future__ import annotations
@@ -15,12 +25,16 @@ from slokit.errors import UsageError
 
 __all__ = ["Tracing"]
 
+_ADOPTED = object()
+"""The handle of a request whose server span someone else started (and will end)."""
+
 
 class Tracing:
     def __init__(self, mode: bool | str) -> None:
         self._mode = mode
         self._trace: Any = None
         self._tracer: Any = None
+        self._context: Any = None
         self.ready = False
         """True once spans are being made; read on every request, so a plain attribute."""
         if mode is True:
@@ -58,17 +72,27 @@ class Tracing:
             "NoOpTracerProvider",
         ):
             return None
+        from opentelemetry import context  # loaded already: the trace API imports it
+
+        self._context = context
         self._tracer = self._trace.get_tracer("slokit.asgi")
         return self._tracer
 
     def start(
         self, method: str, path: str, parent: tuple[str, str, bool] | None
     ) -> tuple[Any, str, str] | None:
-        """A started server span and its trace and span ids (hex), or None."""
+        """A handle for :meth:`end` and the server span's trace and span ids (hex), or None.
+
+        The span is this layer's own, made current until :meth:`end`, or the one already
+        active (another instrumentation's), which is left alone.
+        """
         tracer = self._tracer_now()
         if tracer is None:
             return None
         trace = self._trace
+        active = trace.get_current_span().get_span_context()
+        if active.is_valid:
+            return _ADOPTED, f"{active.trace_id:032x}", f"{active.span_id:016x}"
         context = None
         if parent is not None:
             trace_id, parent_id, sampled = parent
@@ -86,9 +110,16 @@ class Tracing:
             attributes={"http.request.method": method, "url.path": path},
         )
         sc = span.get_span_context()
-        return span, f"{sc.trace_id:032x}", f"{sc.span_id:016x}"
+        # Current while the application runs: its own spans (and an inner instrumentation's)
+        # become children of this one instead of separate traces.
+        token = self._context.attach(trace.set_span_in_context(span))
+        return (span, token), f"{sc.trace_id:032x}", f"{sc.span_id:016x}"
 
-    def end(self, span: Any, method: str, route: str, status: int) -> None:
+    def end(self, handle: Any, method: str, route: str, status: int) -> None:
+        if handle is _ADOPTED:
+            return  # its owner names it, sets its status and ends it
+        span, token = handle
+        self._context.detach(token)
         span.update_name(f"{method} {route}")
         span.set_attribute("http.route", route)
         span.set_attribute("http.response.status_code", status)

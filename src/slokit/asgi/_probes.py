@@ -2,7 +2,8 @@
 
 ``/livez`` says only that the process serves requests (never depends on anything else, so a
 database outage does not get every replica restarted); ``/startupz`` passes once start-up is
-done; ``/readyz`` fails while starting, while draining, or when a critical dependency fails;
+done: lifespan start-up and then every ``warmup=`` hook (the part a probe can observe);
+``/readyz`` fails while starting, while draining, or when a critical dependency fails;
 ``/healthz`` gives every check's detail as ``application/health+json``.
 """
 
@@ -42,14 +43,21 @@ class Probes:
             return "fail", ["draining: shutting down, not accepting new work"]
         if not self.lifecycle.started:
             return "fail", ["starting: application start-up has not completed"]
+        if not self.lifecycle.warmup.done:
+            return "fail", [self.lifecycle.warmup.note()]
         return None, []
 
     async def livez(self, scope: Scope, receive: Receive, send: Send) -> None:
         await reply_json(send, 200, {"status": "pass"}, HEALTH_JSON, head=_head(scope))
 
     async def startupz(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = self.lifecycle.started
-        document = {"status": "pass" if started else "fail"}
+        lifecycle = self.lifecycle
+        started = lifecycle.started and lifecycle.warmup.done
+        document: dict[str, Any] = {"status": "pass" if started else "fail"}
+        if lifecycle.started and not started:
+            document["notes"] = [lifecycle.warmup.note()]
+            if lifecycle.warmup.failed:
+                document["failing"] = dict(lifecycle.warmup.failed)
         await reply_json(send, 200 if started else 503, document, HEALTH_JSON, head=_head(scope))
 
     async def readyz(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -61,6 +69,8 @@ class Probes:
         else:
             results = await self.checks.run()
             status = overall_status(results)
+            # Every check by name, so a missing one shows: the detail is on /healthz.
+            document["checks"] = {r.name: r.status for r in results}
             failing = {r.name: r.output for r in results if r.status != "pass"}
             if failing:
                 document["failing"] = failing

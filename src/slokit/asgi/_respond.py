@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
-__all__ = ["Receive", "Scope", "Send", "reply", "reply_json"]
+from slokit.errors import CircuitOpenError
+
+__all__ = ["Receive", "Scope", "Send", "reply", "reply_circuit_open", "reply_json"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -49,3 +52,24 @@ async def reply_json(
 ) -> None:
     body = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
     await reply(send, status, body, content_type, headers, head)
+
+
+async def reply_circuit_open(send: Send, error: CircuitOpenError) -> None:
+    """503 with ``Retry-After`` for a circuit breaker's refusal the application let through.
+
+    An open breaker means a dependency is down and the service is protecting it: that is
+    "unavailable, come back later", not a bug (500). ``Retry-After`` is the time until the
+    breaker lets trial calls through again, in whole seconds and at least 1 (a half-open
+    breaker whose trial slots are taken says 0). The body names no breaker: dependency names
+    are internal; /healthz and the breaker metrics show them to operators.
+    """
+    seconds = max(1, math.ceil(error.retry_after))
+    await reply_json(
+        send,
+        503,
+        {
+            "error": "circuit_open",
+            "detail": f"a dependency of this service is unavailable; retry in {seconds} s",
+        },
+        headers=[(b"retry-after", str(seconds).encode())],
+    )

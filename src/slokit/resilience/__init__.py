@@ -16,7 +16,8 @@ Redis and httpx only when used)::
 
 Every primitive reads time through an injectable clock; :func:`set_testing` switches real
 sleeping off in your own test suite. Errors of the wrapped calls are never wrapped; a guard
-that refuses raises a :class:`~slokit.errors.ResilienceError`.
+that refuses raises a :class:`~slokit.errors.ResilienceError`; those errors are re-exported here
+(the same classes as in :mod:`slokit.errors`), so ``except CircuitOpenError`` needs one import.
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ from __future__ import annotations
 import typing
 from typing import Any
 
+from slokit.errors import (
+    BulkheadFullError,
+    CircuitOpenError,
+    DeadlineExceeded,
+    ResilienceError,
+)
 from slokit.resilience._breaker import (
     BreakerEvent,
     BreakerRegistry,
@@ -60,9 +67,13 @@ __all__ = [
     "BreakerRegistry",
     "BreakerStats",
     "Bulkhead",
+    "BulkheadFullError",
     "BulkheadStats",
     "CircuitBreaker",
+    "CircuitOpenError",
     "DEADLINE_HEADER",
+    "DeadlineExceeded",
+    "ResilienceError",
     "ResilientTransport",
     "RetryBudget",
     "SharedBreakers",
