@@ -235,3 +235,14 @@ def test_an_slo_with_a_custom_sli_is_not_judged_by_a_load_test() -> None:
     assert not v.soft_failure
     back = type(v).from_dict(v.to_dict())
     assert back == v
+
+
+def test_an_expected_5xx_is_still_unavailable() -> None:
+    """A journey may accept a 503 (``expect=503``, ``status: [200, 503]``) to go on with its
+    iteration: that is no failure of the request, but the service was not available."""
+    s = spec("slos:\n  availability: {objective: 90%}\n")
+    a = stats("GET /a", [1.0] * 100)  # no failures: every status was expected
+    for _ in range(20):
+        a.server_errors.record(1000)
+    (v,) = evaluate(s, results(a))
+    assert (v.good, v.total, v.passed) == (80, 100, False)

@@ -66,8 +66,14 @@ class RequestStats:
 
     @property
     def unavailable(self) -> int:
-        """Requests that were 5xx or got no response: bad for an availability SLO."""
-        return sum(n for kind, n in self.failures.items() if kind in UNAVAILABLE)
+        """Requests that were 5xx or got no response: bad for an availability SLO.
+
+        Every 5xx response counts, whatever ``expect`` or ``status:`` said: a journey that
+        accepts a 503 (to go on with its iteration) does not make the service available."""
+        no_response = sum(n for kind, n in self.failures.items() if kind in NO_RESPONSE)
+        # Every 5xx failure is also in server_errors; results written before it existed
+        # have only the failure count, so take whichever is larger.
+        return no_response + max(self.server_errors.count, self.failures.get("5xx", 0))
 
     def merge(self, other: RequestStats) -> None:
         self.count += other.count
