@@ -91,20 +91,22 @@ def test_burst_at_one_instant_then_one_per_interval() -> None:
         decision, tat = gcra(tat, now, HOURLY)
         assert decision.allowed
         assert decision.remaining == expected_remaining
-        assert decision.reset == 240.0 * (15 - expected_remaining)
+        # One more request comes back every 240 s, however much of the burst is used.
+        assert decision.reset == 240.0
         assert decision.retry_after == 0.0
     assert tat == now + 3600.0
 
     rejected, unchanged = gcra(tat, now, HOURLY)
-    assert rejected == Decision(False, 0, 3600.0, 240.0)
+    assert rejected == Decision(False, 0, 240.0, 240.0)
     assert unchanged is None
 
     early, _ = gcra(tat, now + 239.5, HOURLY)
     assert not early.allowed
     assert early.retry_after == pytest.approx(0.5)
+    assert early.reset == early.retry_after
 
     on_time, tat = gcra(tat, now + 240.0, HOURLY)
-    assert on_time == Decision(True, 0, 3600.0, 0.0)
+    assert on_time == Decision(True, 0, 240.0, 0.0)
     again, _ = gcra(tat, now + 240.0, HOURLY)
     assert not again.allowed
     assert again.retry_after == pytest.approx(240.0)
@@ -169,14 +171,14 @@ def test_fractional_count_above_one_bursts_its_whole_part() -> None:
 def test_cost_charges_several_requests_at_once() -> None:
     quota = Quota(10, 10.0)  # T = 1 s, burst 10
     first, tat = gcra(None, 0.0, quota, cost=4)
-    assert first == Decision(True, 6, 4.0, 0.0)
+    assert first == Decision(True, 6, 1.0, 0.0)
     second, tat = gcra(tat, 0.0, quota, cost=4)
-    assert second == Decision(True, 2, 8.0, 0.0)
+    assert second == Decision(True, 2, 1.0, 0.0)
     too_big, unchanged = gcra(tat, 0.0, quota, cost=4)
-    assert too_big == Decision(False, 0, 8.0, 2.0)
+    assert too_big == Decision(False, 0, 2.0, 2.0)  # until all 4 fit, as Retry-After says
     assert unchanged is None
     fits, _ = gcra(tat, 0.0, quota, cost=2)
-    assert fits == Decision(True, 0, 10.0, 0.0)
+    assert fits == Decision(True, 0, 1.0, 0.0)
 
 
 @pytest.mark.parametrize("cost", [0, -1, True, 1.5])
@@ -255,18 +257,23 @@ def test_remaining_and_retry_after_tell_the_truth(
         if decision.allowed:
             assert decision.retry_after == 0.0
             assert 0 <= decision.remaining < quota.burst
-            assert 0 < decision.reset <= quota.tolerance + quota.interval + EPS
-            # exactly `remaining` more requests fit right now
+            assert 0 < decision.reset <= quota.interval + EPS
+            # exactly `remaining` more requests fit right now...
             probe = new_tat
             for _ in range(decision.remaining):
                 more, probe = gcra(probe, now, quota)
                 assert more.allowed
             assert not gcra(probe, now, quota)[0].allowed
+            # ...and one more once `reset` has passed (the RateLimit field's `t`), not before.
+            assert gcra(probe, now + decision.reset, quota)[0].allowed
+            if decision.reset > 2 * EPS:
+                assert not gcra(probe, now + decision.reset - 2 * EPS, quota)[0].allowed
             tat = new_tat
         else:
             assert new_tat is None
             assert decision.remaining == 0
             assert decision.retry_after > 0
+            assert decision.reset == decision.retry_after  # `t` and Retry-After agree
             assert gcra(tat, now + decision.retry_after, quota, cost)[0].allowed
 
 
@@ -284,8 +291,8 @@ def test_memory_store_follows_gcra_on_its_clock() -> None:
 
     decisions = asyncio.run(scenario())
     assert [d.remaining for d in decisions[:15]] == list(range(14, -1, -1))
-    assert decisions[15] == Decision(False, 0, 3600.0, 240.0)
-    assert decisions[16] == Decision(True, 0, 3600.0, 0.0)
+    assert decisions[15] == Decision(False, 0, 240.0, 240.0)
+    assert decisions[16] == Decision(True, 0, 240.0, 0.0)
     assert decisions[17] == Decision(True, 14, 240.0, 0.0)  # keys are independent
 
 
@@ -476,12 +483,13 @@ def test_redis_store_reports_gcra_values(prefix: str) -> None:
     rejected = decisions[15]
     assert not rejected.allowed
     assert rejected.remaining == 0
-    assert 3599.0 < rejected.reset <= 3600.0
     assert 239.0 < rejected.retry_after <= 240.0
+    assert rejected.reset == rejected.retry_after
+    assert all(239.0 < d.reset <= 240.0 for d in decisions[1:15])
     assert decisions[16] == Decision(True, 0, 2.0, 0.0)
     assert not decisions[17].allowed
     assert 1.0 < decisions[17].retry_after <= 2.0
-    assert decisions[18] == Decision(True, 6, 4.0, 0.0)
+    assert decisions[18] == Decision(True, 6, 1.0, 0.0)
     assert [d.allowed for d in decisions[19:]] == [True, False]
     assert decisions[20].remaining == 0
     assert 1.0 < decisions[20].retry_after <= 2.0
@@ -498,7 +506,7 @@ def test_redis_keys_expire_when_their_tat_passes_and_retry_after_is_honest(prefi
             ttl_ms = int(inspector.pttl(prefix + "k"))
             await asyncio.sleep(decisions[2].retry_after + 0.02)
             after_wait = await store.hit("k", quota)
-            await asyncio.sleep(after_wait.reset + 0.05)
+            await asyncio.sleep(0.25)  # past the TAT: the whole burst is back
             return decisions, ttl_ms, after_wait, bool(inspector.exists(prefix + "k"))
         finally:
             await store.aclose()
@@ -568,17 +576,21 @@ def test_redis_store_on_a_closed_port_raises_store_unavailable() -> None:
         assert f"Redis at 127.0.0.1:{port} (db 0) could not be reached" in message
 
 
-def test_redis_store_on_a_silent_server_gives_up_after_its_timeout() -> None:
+def test_redis_store_on_a_silent_server_gives_up_after_its_connect_timeout() -> None:
     with socket.socket() as silent:  # accepts connections, never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen()
         port = silent.getsockname()[1]
         started = time.monotonic()
-        store = RedisStore(f"redis://127.0.0.1:{port}/0", timeout=0.1)
+        store = RedisStore(f"redis://127.0.0.1:{port}/0", timeout=0.1, connect_timeout=0.1)
         messages = asyncio.run(_two_failures(store))
         elapsed = time.monotonic() - started
     for message in messages:
-        assert f"Redis at 127.0.0.1:{port} (db 0) did not answer within 100 ms" in message
+        assert f"Redis at 127.0.0.1:{port} (db 0) did not answer within 100 ms of connecting" in (
+            message
+        )
+    # The second request did not wait again: the store failed fast during its back-off.
+    assert "not asked again for 1 s" in messages[1]
     assert elapsed < 3.0
 
 
@@ -591,6 +603,12 @@ def test_redis_store_checks_arguments_before_calling_redis() -> None:
         asyncio.run(store.aclose())
     with pytest.raises(ValueError, match="timeout must be a number of seconds above 0"):
         RedisStore(REDIS_URL, timeout=0)
+    with pytest.raises(ValueError, match="connect_timeout must be a number of seconds"):
+        RedisStore(REDIS_URL, connect_timeout=math.inf)
+    with pytest.raises(ValueError, match="backoff must be a number of seconds above 0"):
+        RedisStore(REDIS_URL, backoff=-1)
+    with pytest.raises(ValueError, match="max_batch must be a whole number of at least 1"):
+        RedisStore(REDIS_URL, max_batch=0)
 
 
 # --- headers ---------------------------------------------------------------------------
@@ -604,23 +622,62 @@ def test_headers_when_allowed() -> None:
     ]
 
 
-def test_headers_when_rejected_round_up_and_add_retry_after() -> None:
-    headers = rate_limit_headers("hourly", HOURLY, Decision(False, 0, 3599.2, 239.2))
+def test_headers_when_rejected_round_up_and_t_is_retry_after() -> None:
+    headers = rate_limit_headers("hourly", HOURLY, Decision(False, 0, 239.2, 239.2))
     assert headers == [
         (b"ratelimit-policy", b'"hourly";q=15;w=3600'),
-        (b"ratelimit", b'"hourly";r=0;t=3600'),
+        (b"ratelimit", b'"hourly";r=0;t=240'),
         (b"retry-after", b"240"),
     ]
 
 
+def test_headers_for_an_hourly_burst_tell_the_client_when_it_may_send_again() -> None:
+    """15/hour: the 15th request says r=0;t=240, the 16th is refused with t = Retry-After."""
+    now, tat = 0.0, None
+    answers = []
+    for _ in range(16):
+        decision, new_tat = gcra(tat, now, HOURLY)
+        tat = new_tat if new_tat is not None else tat
+        answers.append(dict(rate_limit_headers("POST /api/orders", HOURLY, decision)))
+    assert answers[0][b"ratelimit"] == b'"POST /api/orders";r=14;t=240'
+    assert answers[14][b"ratelimit"] == b'"POST /api/orders";r=0;t=240'
+    assert b"retry-after" not in answers[14]
+    assert answers[15] == {
+        b"ratelimit-policy": b'"POST /api/orders";q=15;w=3600',
+        b"ratelimit": b'"POST /api/orders";r=0;t=240',
+        b"retry-after": b"240",
+    }
+
+
+@given(_traffic())
+@settings(max_examples=150, deadline=None)
+def test_t_equals_retry_after_on_every_refusal(
+    traffic: tuple[Quota, float, list[tuple[float, int]]],
+) -> None:
+    quota, _, arrivals = traffic
+    tat = None
+    for now, cost in arrivals:
+        decision, new_tat = gcra(tat, now, quota, cost)
+        fields = dict(rate_limit_headers("p", quota, decision))
+        t = int(fields[b"ratelimit"].rsplit(b";t=", 1)[1])
+        assert t >= 1
+        if decision.allowed:
+            tat = new_tat
+            assert b"retry-after" not in fields
+        else:
+            assert t == int(fields[b"retry-after"])
+
+
 def test_headers_never_say_zero_seconds_and_ignore_rounding_noise() -> None:
     quota = Quota(0.5, 0.5)
-    headers = rate_limit_headers("p", quota, Decision(False, 0, 3600.0000000001, 0.0001))
-    assert headers == [
+    refused = rate_limit_headers("p", quota, Decision(False, 0, 0.0001, 0.0001))
+    assert refused == [
         (b"ratelimit-policy", b'"p";q=1;w=1'),
-        (b"ratelimit", b'"p";r=0;t=3600'),
+        (b"ratelimit", b'"p";r=0;t=1'),
         (b"retry-after", b"1"),
     ]
+    allowed = rate_limit_headers("p", HOURLY, Decision(True, 3, 240.0000000001, 0.0))
+    assert allowed[1] == (b"ratelimit", b'"p";r=3;t=240')
 
 
 def test_fractional_quota_advertises_the_window_it_really_refills_over() -> None:

@@ -216,7 +216,10 @@ class SlokitMiddleware:
                 on_store_error=opts.on_store_error,
                 clients=self._clients,
                 metrics=self._metrics,
+                service=opts.service,
+                prefix=opts.rate_limit_prefix,
             )
+            self.lifecycle.on_started(self._rates.started)  # the multi-worker warning
             self.lifecycle.on_shutdown(self._rates.aclose)
         self._rate_methods = self._rates.methods if self._rates is not None else frozenset()
         self._limiter: ConcurrencyLimiter | None = None

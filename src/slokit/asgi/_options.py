@@ -79,6 +79,8 @@ class Options:
     rate_limits: tuple[RateLimitRule, ...] = ()
     redis_url: str | None = None
     on_store_error: Literal["open", "closed"] = "open"
+    rate_limit_prefix: str | None = None
+    """Start of every rate-limit key in Redis; None means ``slokit:rl:{service}:``."""
     trusted_proxies: tuple[Network, ...] = ()
     concurrency: int | Literal["adaptive", "off"] = "off"
     queue_timeout: float = 0.05
@@ -277,6 +279,8 @@ def _normalize(name: str, value: Any) -> Any:
         raise UsageError(
             f"on_store_error={value!r}: give 'open' (let requests through) or 'closed'"
         )
+    if name == "rate_limit_prefix" and value is not None:
+        return _key_prefix(value)
     if name == "fault_token":
         return None if value is None else check_token(value)
     if name == "faults" and not isinstance(value, bool):
@@ -287,6 +291,21 @@ def _normalize(name: str, value: Any) -> Any:
         raise UsageError(f"fault_seed={value!r}: give an integer, or None for a random seed")
     if name == "tracing" and value not in (True, False, "auto"):
         raise UsageError(f"tracing={value!r}: give True, False or 'auto'")
+    return value
+
+
+def _key_prefix(value: Any) -> str:
+    # Printable ASCII only: the prefix is typed into redis-cli and SCAN patterns.
+    if not (isinstance(value, str) and 0 < len(value) <= 200 and value.isascii()):
+        raise UsageError(
+            f"rate_limit_prefix={value!r}: give 1 to 200 ASCII characters such as "
+            "'slokit:rl:orders:', or None for slokit:rl:<service>:"
+        )
+    if not value.isprintable() or " " in value:
+        raise UsageError(
+            f"rate_limit_prefix={value!r} contains spaces or control characters; "
+            "use letters, digits and punctuation such as 'slokit:rl:orders:'"
+        )
     return value
 
 
