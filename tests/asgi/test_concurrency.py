@@ -572,3 +572,119 @@ def test_try_enter_admits_like_acquire_but_never_counts_a_rejection() -> None:
     assert (stats.in_flight, stats.admitted, stats.rejected) == (1, 1, 0)
     limiter.release(0.01)
     assert limiter.statistics().in_flight == 0
+
+
+# -- adaptive limit with a latency target (a latency SLO) ---------------------------------------
+
+
+def full_windows(
+    limiter: AdaptiveLimiter, clock: FakeClock, latencies: list[float], windows: int
+) -> list[int]:
+    """Close ``windows`` windows of exactly these samples, each with the limit in use and
+    nothing above it in flight (the steady state); the limit after each."""
+    limits = []
+    for _ in range(windows):
+        while limiter.statistics().in_flight > limiter.limit:
+            limiter.release(0.0, dropped=True)  # requests admitted under an older limit
+        for n, latency in enumerate(latencies):
+            while limiter.statistics().in_flight < limiter.limit:
+                assert limiter.try_acquire()
+            if n == len(latencies) - 1:
+                clock.now += 0.1  # the window's time is up with its last sample
+            limiter.release(latency)
+        limits.append(limiter.limit)
+    return limits
+
+
+def drain(limiter: AdaptiveLimiter) -> None:
+    while limiter.statistics().in_flight:
+        limiter.release(0.0, dropped=True)
+
+
+SAMPLES = MIN_WINDOW_SAMPLES * 10
+
+
+def test_with_a_target_the_limit_starts_at_max_limit() -> None:
+    limiter = adaptive(FakeClock(), target=0.3)
+    assert limiter.limit == 100
+    assert limiter.target == 0.3
+    assert adaptive(FakeClock()).target is None
+
+
+def test_latency_that_rises_but_stays_within_the_target_never_sheds() -> None:
+    # Twenty times the normal latency: Gradient2 cuts toward min_limit, the target keeps all.
+    limits = {}
+    for target in (None, 0.3):
+        clock = FakeClock()
+        limiter = adaptive(clock, initial_limit=100, target=target)
+        full_windows(limiter, clock, [NORMAL] * SAMPLES, 30)
+        limits[target] = full_windows(limiter, clock, [NORMAL * 20] * SAMPLES, 40)
+    assert limits[None][-1] < 20
+    assert limits[0.3] == [100] * 40
+
+
+def test_latency_over_the_target_halves_the_limit_per_window_down_to_min_limit() -> None:
+    clock = FakeClock()
+    limiter = adaptive(clock, target=0.3)
+    limits = full_windows(limiter, clock, [0.5] * SAMPLES, 8)
+    assert limits == [50, 25, 12, 6, 4, 4, 4, 4]
+
+
+def test_a_cut_waits_for_requests_admitted_before_it() -> None:
+    # Still 100 in flight after a cut to 50: half of that peak is no lower, so no second cut
+    # until they drain (their latency was earned under the old limit).
+    clock = FakeClock()
+    limiter = adaptive(clock, target=0.3)
+    limits = busy_windows(limiter, clock, 0.5, 2)
+    assert limits == [50, 49]
+
+
+def test_back_within_the_target_the_limit_grows_by_sqrt_limit_per_window() -> None:
+    clock = FakeClock()
+    limiter = adaptive(clock, target=0.3)
+    full_windows(limiter, clock, [0.5] * SAMPLES, 8)
+    limits = full_windows(limiter, clock, [NORMAL] * SAMPLES, 40)
+    assert limits[:3] == [6, 8, 11]  # 4 + sqrt(4), 6 + sqrt(6), ...
+    assert limits == sorted(limits)
+    assert limits[-1] == 100
+
+
+def test_slow_requests_within_the_error_budget_do_not_cut_the_limit() -> None:
+    # 95 % within the target: 2 slow in 100 is within budget, 10 in 100 is 5 % over it.
+    results = {}
+    for slow in (2, 10):
+        clock = FakeClock()
+        limiter = adaptive(clock, target=0.3, target_share=0.95)
+        window = [1.0] * slow + [NORMAL] * (SAMPLES - slow)
+        results[slow] = full_windows(limiter, clock, window, 3)
+    assert results[2] == [100, 100, 100]
+    assert results[10] == [95, 90, 85]  # cut to 95 % of the peak per window
+
+
+def test_an_unused_limit_does_not_grow_with_a_target() -> None:
+    clock = FakeClock()
+    limiter = adaptive(clock, target=0.3)
+    full_windows(limiter, clock, [0.5] * SAMPLES, 3)  # down to 12
+    drain(limiter)
+    for _ in range(20):
+        clock.now += 0.1
+        for _ in range(MIN_WINDOW_SAMPLES):
+            assert limiter.try_acquire()
+            limiter.release(NORMAL)  # one in flight at a time: a fraction of the limit
+    assert limiter.limit == 12
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"target": 0},
+        {"target": -0.1},
+        {"target": float("inf")},
+        {"target": float("nan")},
+        {"target": 0.3, "target_share": 1.0},
+        {"target": 0.3, "target_share": 0.0},
+    ],
+)
+def test_bad_targets_are_usage_errors(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(UsageError, match="target"):
+        AdaptiveLimiter(**kwargs)

@@ -8,6 +8,7 @@ two test-only keys: ``access_log_file`` (a path the access log is appended to) a
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import os
@@ -46,6 +47,17 @@ async def upload(request: Request) -> dict[str, int]:
     async for chunk in request.stream():
         size += len(chunk)
     return {"received": size}
+
+
+@app.post("/digest")
+async def digest(request: Request) -> dict[str, Any]:
+    """What arrived, byte for byte: a body replayed after a read-ahead must be identical."""
+    hasher = hashlib.sha256()
+    size = 0
+    async for chunk in request.stream():
+        hasher.update(chunk)
+        size += len(chunk)
+    return {"received": size, "sha256": hasher.hexdigest()}
 
 
 @app.get("/boom")

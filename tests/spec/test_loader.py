@@ -67,7 +67,8 @@ def test_unknown_keys_point_at_the_key_line() -> None:
 def test_unknown_key_without_a_close_match_lists_the_fields() -> None:
     problem = only("service: x\nguards:\n  zzz: 1\n")
     assert problem.message == (
-        "unknown field 'zzz'; expected one of: max_body, rate_limits, concurrency"
+        "unknown field 'zzz'; expected one of: max_body, rate_limits, concurrency, "
+        "latency_target, body_timeout"
     )
 
 

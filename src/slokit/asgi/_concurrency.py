@@ -1,10 +1,12 @@
 """Concurrency limits for load shedding: a fixed limit and a Gradient2-style adaptive one.
 
-Both run on one asyncio event loop and take no locks. A request calls :meth:`acquire`
-(or :meth:`try_acquire` when it must not wait) and, if admitted, exactly one
-:meth:`~ConcurrencyLimiter.release` when it is done. Requests over the limit wait in a
-FIFO queue for at most ``queue_timeout`` seconds and are then rejected; the caller
-answers 503.
+With a latency target (the tightest latency SLO) the adaptive limit sheds only when that
+target is really missed; without one it follows Gradient2, which sheds as soon as latency
+rises well above its own long-term level. Both run on one asyncio event loop and take no
+locks. A request calls :meth:`acquire` (or :meth:`try_acquire` when it must not wait) and,
+if admitted, exactly one :meth:`~ConcurrencyLimiter.release` when it is done. Requests over
+the limit wait in a FIFO queue for at most ``queue_timeout`` seconds and are then rejected;
+the caller answers 503.
 
 A freed slot is handed straight to the first waiter (``in_flight`` is counted for it
 before it even resumes), so a request arriving later can never overtake one already
@@ -217,10 +219,21 @@ class AdaptiveLimiter(ConcurrencyLimiter):
     - ``new = limit * gradient + sqrt(limit)``;
     - ``limit = clamp(limit * (1 - smoothing) + new * smoothing, min_limit, max_limit)``.
 
+    With ``target`` (seconds) and ``target_share`` (say 0.99 for "99 % within 300 ms", a
+    latency SLO) the rule is the SLO's instead, and latency that rises but stays within the
+    target never sheds anything:
+
+    - the limit starts at ``max_limit``: nothing is refused before latency says so;
+    - a window whose share of samples over ``target`` exceeds ``1 - target_share`` cuts the
+      limit to ``peak * clamp(1 - excess, 0.5, 1)`` (``excess`` = that share minus the
+      budget), never above the limit in force;
+    - any other window whose peak used at least half the limit grows it by ``sqrt(limit)``.
+
     The limit is kept as a float; the admission limit is its integer part.
     """
 
     __slots__ = (
+        "_budget",
         "_clock",
         "_estimate",
         "_long_count",
@@ -230,10 +243,12 @@ class AdaptiveLimiter(ConcurrencyLimiter):
         "_min_limit",
         "_sample_window",
         "_smoothing",
+        "_target",
         "_tolerance",
         "_window_count",
         "_window_end",
         "_window_peak",
+        "_window_slow",
         "_window_sum",
     )
 
@@ -249,12 +264,19 @@ class AdaptiveLimiter(ConcurrencyLimiter):
         sample_window: float = 0.1,
         queue_timeout: float = 0.05,
         max_queue: int | None = None,
+        target: float | None = None,
+        target_share: float = 0.99,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         _check_adaptive_args(
             initial_limit, min_limit, max_limit, smoothing, tolerance, long_window, sample_window
         )
+        _check_target(target, target_share)
+        if target is not None:
+            initial_limit = max_limit  # shed nothing until the target is missed
         super().__init__(initial_limit, queue_timeout=queue_timeout, max_queue=max_queue)
+        self._target = _INF if target is None else target
+        self._budget = -1.0 if target is None else 1.0 - target_share
         self._estimate = float(initial_limit)
         self._min_limit = min_limit
         self._max_limit = max_limit
@@ -268,7 +290,13 @@ class AdaptiveLimiter(ConcurrencyLimiter):
         self._window_sum = 0.0
         self._window_count = 0
         self._window_peak = 0
+        self._window_slow = 0
         self._window_end = clock() + sample_window
+
+    @property
+    def target(self) -> float | None:
+        """The latency target in seconds, or None for Gradient2."""
+        return None if self._target == _INF else self._target
 
     def release(self, latency: float, dropped: bool = False) -> None:
         in_flight = self._in_flight
@@ -279,6 +307,8 @@ class AdaptiveLimiter(ConcurrencyLimiter):
         # turns away NaN and infinity, which would poison the averages for good.
         if not dropped and 0.0 <= latency < _INF:
             self._window_sum += latency
+            if latency > self._target:
+                self._window_slow += 1
             count = self._window_count + 1
             self._window_count = count
             if in_flight > self._window_peak:
@@ -294,12 +324,17 @@ class AdaptiveLimiter(ConcurrencyLimiter):
     # -- the algorithm (once per window) -------------------------------------------------
 
     def _close_window(self, now: float) -> None:
-        short_rtt = self._window_sum / self._window_count
+        count = self._window_count
+        short_rtt = self._window_sum / count
         peak = self._window_peak
+        slow = self._window_slow
         self._window_sum = 0.0
-        self._window_count = 0
+        self._window_count = self._window_slow = 0
         self._window_peak = 0
         self._window_end = now + self._sample_window
+        if self._budget >= 0.0:
+            self._set_estimate(self._next_targeted(slow / count, peak))
+            return
         long_rtt = self._update_long_rtt(short_rtt)
         if peak < self._estimate / 2:
             return
@@ -329,6 +364,17 @@ class AdaptiveLimiter(ConcurrencyLimiter):
         smoothed = estimate * (1.0 - self._smoothing) + target * self._smoothing
         return max(float(self._min_limit), min(float(self._max_limit), smoothed))
 
+    def _next_targeted(self, slow_share: float, peak: int) -> float:
+        estimate = self._estimate
+        excess = slow_share - self._budget
+        if excess > 0.0:
+            # Cut from what was really in flight, not from a limit the load never reached.
+            cut = peak * max(0.5, min(1.0, 1.0 - excess))
+            return max(float(self._min_limit), min(estimate, cut))
+        if peak < estimate / 2:
+            return estimate  # latency at a fraction of the limit says nothing about more
+        return min(float(self._max_limit), estimate + math.sqrt(estimate))
+
     def _set_estimate(self, estimate: float) -> None:
         self._estimate = estimate
         self._limit = int(estimate)
@@ -341,6 +387,13 @@ def _check_limiter_args(limit: int, queue_timeout: float, max_queue: int | None)
         raise UsageError(f"queue_timeout must be a finite number >= 0 seconds, got {queue_timeout}")
     if max_queue is not None and max_queue < 0:
         raise UsageError(f"max_queue must be >= 0 or None, got {max_queue}")
+
+
+def _check_target(target: float | None, share: float) -> None:
+    if target is not None and not 0.0 < target < _INF:
+        raise UsageError(f"a latency target must be a finite number of seconds > 0, got {target}")
+    if not 0.0 < share < 1.0:
+        raise UsageError(f"target_share must be between 0 and 1 (0.99 = 99 %), got {share}")
 
 
 def _check_adaptive_args(

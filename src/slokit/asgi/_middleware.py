@@ -4,9 +4,9 @@ Everything happens in one ``__call__`` frame with every feature resolved at star
 attribute that is either a ready object or None: a request pays for the features that are on
 and nothing for the ones that are off. Order per request: the middleware's own endpoints
 (probes, /metrics, /ops/slo, /ops/faults); then identity (request id, trace context); then
-guards (body size, rate limits, concurrency), which answer without calling the application;
-then injected faults, if any; then the application; then metrics, live SLOs and the
-access-log line, also when the application raised.
+guards (body size, rate limits, reading the body ahead, concurrency), which answer without
+calling the application; then injected faults, if any; then the application; then metrics,
+live SLOs and the access-log line, also when the application raised.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from slokit.asgi._logs import AccessLog
 from slokit.asgi._metrics import DEFAULT_BUCKETS, Metrics, latency_buckets
 from slokit.asgi._options import Options, build_options
 from slokit.asgi._otel import Tracing
+from slokit.asgi._preread import GONE, PREREAD_LIMIT, Replay, preread, too_large
 from slokit.asgi._probes import Endpoint, Probes, metrics_endpoint, ops_endpoint
 from slokit.asgi._respond import Receive, Scope, Send, reply_circuit_open, reply_json
 from slokit.asgi._routes import RouteLabels
@@ -62,6 +63,21 @@ _SHED = Refusal(
     [(b"retry-after", b"1")],
     "the service is at its concurrency limit; retry shortly",
 )
+
+
+_HTTP1 = frozenset({"1.0", "1.1"})
+
+
+def _latency_target(opts: Options) -> tuple[float | None, float]:
+    """What the adaptive limit defends: the option, else the tightest latency SLO."""
+    latency = [s for s in opts.slos if s.latency is not None]
+    if opts.latency_target is not None:
+        # With an explicit target the share is the tightest latency SLO's, or 99 %.
+        return opts.latency_target, max((s.objective for s in latency), default=0.99)
+    if not latency:
+        return None, 0.99  # no latency SLO: Gradient2 on its own
+    tightest = min(latency, key=lambda s: (s.latency, -s.objective))
+    return tightest.latency, tightest.objective
 
 
 # What a request header is to this layer (see __call__).
@@ -143,7 +159,7 @@ class _Exchange(Holder):
             self.counted += len(message.get("body", b""))
             limit = self.limit
             if limit is not None and self.counted > limit:
-                await self.refuse(self, _too_large(limit))
+                await self.refuse(self, too_large(limit))
                 self.hijacked = True
                 self.send_ = None
                 # The application sees the client go away, never the excess bytes.
@@ -151,10 +167,6 @@ class _Exchange(Holder):
         elif kind == "http.disconnect":
             self.disconnected = True
         return message
-
-
-def _too_large(limit: int) -> Refusal:
-    return Refusal(413, "body_too_large", [], f"the request body is over the {limit}-byte limit")
 
 
 class SlokitMiddleware:
@@ -224,10 +236,15 @@ class SlokitMiddleware:
         self._rate_methods = self._rates.methods if self._rates is not None else frozenset()
         self._limiter: ConcurrencyLimiter | None = None
         if opts.concurrency == "adaptive":
-            self._limiter = AdaptiveLimiter(queue_timeout=opts.queue_timeout)
+            target, share = _latency_target(opts)
+            self._limiter = AdaptiveLimiter(
+                queue_timeout=opts.queue_timeout, target=target, target_share=share
+            )
         elif isinstance(opts.concurrency, int):
             self._limiter = ConcurrencyLimiter(opts.concurrency, queue_timeout=opts.queue_timeout)
         self._max_body = opts.max_body
+        self._body_timeout = opts.body_timeout
+        self._preread_bound = opts.max_body or PREREAD_LIMIT
         wanted = {
             b"traceparent": _TRACEPARENT,
             b"content-length": _LENGTH,
@@ -383,6 +400,9 @@ class SlokitMiddleware:
                 malformed = True
         if chunked and length is not None:
             malformed = True  # both framings: a request-smuggling shape, never forwarded
+        # HTTP/2 and HTTP/3 frame a body without either header, HTTP/1 requests cannot have
+        # one without them: only there is a body of unknown length counted as it streams.
+        unknown = chunked or (length is None and scope.get("http_version", "1.1") not in _HTTP1)
 
         refusal: Refusal | None = None
         limiter = self._limiter
@@ -415,23 +435,38 @@ class SlokitMiddleware:
             elif self._guarded:
                 max_body = self._max_body
                 if max_body is not None and size_in > max_body:
-                    refusal = _too_large(max_body)
+                    refusal = too_large(max_body)
                 elif self._rates is not None and method in self._rate_methods:
                     rules = self._rates.matching(method, path)
                     if rules:
                         refusal, ex.extra = await self._rates.check(rules, scope)
                 if refusal is None and limiter is not None:
-                    admitted = limiter.try_enter() or await limiter.acquire()
-                    if not admitted:
-                        refusal = _SHED
-            if refusal is not None:
+                    if (unknown or size_in) and size_in <= self._preread_bound:
+                        # Read the body before taking a slot: a slow sender holds none.
+                        read = await preread(
+                            receive,
+                            bound=self._preread_bound,
+                            max_body=max_body,
+                            timeout=self._body_timeout,
+                        )
+                        if isinstance(read, Refusal):
+                            refusal = read
+                        else:
+                            receive = Replay(read, receive)
+                    if refusal is None:
+                        admitted = limiter.try_enter() or await limiter.acquire()
+                        if not admitted:
+                            refusal = _SHED
+            if refusal is GONE:
+                ex.status = 499  # nobody left to answer
+            elif refusal is not None:
                 await self._refuse(ex, refusal)
-            elif chunked or size_in:
+            elif unknown or size_in:
                 ex.receive_ = receive
                 ex.refuse = self._refuse
                 ex.limit = self._max_body
                 ex.disconnected = ex.hijacked = False
-                if chunked:
+                if unknown:
                     ex.counted = 0
                 try:
                     await self.app(scope, ex.receive, ex)
@@ -520,6 +555,6 @@ class SlokitMiddleware:
             refusal.status,
             {"error": refusal.reason, "detail": refusal.message},
             headers=[(b"connection", b"close")]
-            if refusal.status in (400, 413)
+            if refusal.status in (400, 408, 413)
             else refusal.headers,
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import math
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
@@ -84,6 +85,11 @@ class Options:
     trusted_proxies: tuple[Network, ...] = ()
     concurrency: int | Literal["adaptive", "off"] = "off"
     queue_timeout: float = 0.05
+    latency_target: float | None = None
+    """Seconds ``concurrency="adaptive"`` keeps requests within; None: the tightest latency
+    SLO's threshold (and its objective as the share), or Gradient2 when there is none."""
+    body_timeout: float = 30.0
+    """With a concurrency limit, bodies are read before a slot is taken; this bounds the wait."""
     slo: bool = True
     slos: tuple[SLOTarget, ...] = ()
     ops_path: str = "/ops/slo"
@@ -127,6 +133,15 @@ def _seconds(name: str, value: Any) -> float:
     return seconds
 
 
+def _positive_seconds(name: str, value: Any) -> float | None:
+    if value is None and name == "latency_target":
+        return None
+    seconds = _seconds(name, value)
+    if not 0.0 < seconds < math.inf:
+        raise UsageError(f"{name} must be a finite duration above 0, got {value!r}")
+    return seconds
+
+
 def _path(name: str, value: Any) -> str:
     if not isinstance(value, str) or not value.startswith("/"):
         raise UsageError(f"{name}={value!r} must be a path starting with '/'")
@@ -156,6 +171,8 @@ def _from_spec(spec: Spec) -> dict[str, Any]:
             RateLimitRule(r.route, r.limit_text or r.limit, r.key) for r in g.rate_limits
         ),
         "concurrency": g.concurrency,
+        "latency_target": g.latency_target,
+        "body_timeout": g.body_timeout,
     }
 
 
@@ -259,6 +276,8 @@ def _normalize(name: str, value: Any) -> Any:
         return _seconds(name, value)
     if name == "max_body":
         return None if value is None else _size(value)
+    if name in ("latency_target", "body_timeout"):
+        return _positive_seconds(name, value)
     if name == "rate_limits":
         return _rules(value)
     if name == "checks":

@@ -177,6 +177,10 @@ class Guards(SpecModel):
     max_body: Size | None = None
     rate_limits: list[RateLimit] = Field(default_factory=list)
     concurrency: Concurrency = "off"
+    latency_target: PositiveDuration | None = None
+    """What ``concurrency: adaptive`` defends; None: the tightest latency SLO's threshold."""
+    body_timeout: PositiveDuration = 30.0
+    """How long a request body may take to arrive before the concurrency limit is asked."""
 
 
 def _empty_as(default: Any) -> BeforeValidator:
