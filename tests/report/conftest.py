@@ -63,6 +63,7 @@ def report_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunOut]:
                     think: 20ms
                     gate: false
                     flow: [{{get: /items/7}}]
+                    gates: ["requests > 1000000"]
                 """
             ),
             encoding="utf-8",

@@ -105,7 +105,9 @@ def verdict_rows(browser: WebDriver, scenario: str) -> list[tuple[str, ...]]:
 def expected_rows(report_run: RunOut, scenario: str) -> list[tuple[str, ...]]:
     rows = []
     for v in report_run.results["scenarios"][scenario]["verdicts"]:
-        if v["passed"]:
+        if not v["judged"]:
+            text, cls = "NOT JUDGED", "none"
+        elif v["passed"]:
             text, cls = "PASS", "pass"
         elif v["gated"]:
             text, cls = "FAIL", "fail"

@@ -170,15 +170,17 @@ def test_verdict_rows_show_pass_and_fail(report_run: RunOut) -> None:
     results = {
         (cells[1][1], cells[0][0].get("class"), cells[0][1])
         for cells in page.rows
-        if cells and cells[0][0].get("class") in ("pass", "fail", "soft")
+        if cells and cells[0][0].get("class") in ("pass", "fail", "soft", "none")
     }
     assert ("ok-latency", "pass", "PASS") in results
     assert ("error_rate < 1%", "fail", "FAIL") in results
     # the second scenario has gate: false: its failing gate is reported, not blocking
-    assert ("p95(GET /ok) < 5s", "soft", "FAIL (not gated)") in results
+    assert ("requests > 1000000", "soft", "FAIL (not gated)") in results
+    # ... and never sends GET /ok: the spec-wide gate on it is not judged there
+    assert ("p95(GET /ok) < 5s", "none", "NOT JUDGED") in results
     verdicts = report_run.results["verdicts"]
     assert len(
-        [c for c in page.rows if c and c[0][0].get("class") in ("pass", "fail", "soft")]
+        [c for c in page.rows if c and c[0][0].get("class") in ("pass", "fail", "soft", "none")]
     ) == (len(verdicts))
     assert 'id="run-status">FAIL<' in report_run.text("report.html")
 

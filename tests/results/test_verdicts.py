@@ -151,9 +151,84 @@ def test_a_gate_on_a_request_that_never_ran_fails_and_says_so() -> None:
     s = spec("gates: ['p95(GET /typo) < 1s']\n")
     (v,) = evaluate(s, results(stats("GET /a", [1.0])))
     assert not v.passed
+    assert v.judged
     assert v.observed is None
     assert "GET /typo" in v.detail
     assert "GET /a" in v.detail
+
+
+def test_a_spec_wide_gate_is_not_judged_where_the_flow_never_sends_its_request() -> None:
+    s = spec("gates: ['p95(POST /checkout) < 1s', 'p95 < 1s']\n")
+    flow = {"GET /a": RequestStats("GET /a", "GET", "/a")}
+    other, total = evaluate(s, results(stats("GET /a", [1.0])), flow=flow)
+    assert other.passed
+    assert not other.judged
+    assert not other.gated
+    assert other.detail.startswith("not judged: this scenario sends no request")
+    assert "GET /a" in other.detail
+    assert total.passed
+    assert total.judged
+
+
+def test_a_spec_wide_gate_on_a_step_of_the_flow_that_never_ran_fails() -> None:
+    # The flow sends POST /checkout, but every iteration stopped before it: that is a fail.
+    s = spec("gates: ['p95(POST /checkout) < 1s']\n")
+    flow = {
+        "GET /a": RequestStats("GET /a", "GET", "/a"),
+        "POST /checkout": RequestStats("POST /checkout", "POST", "/checkout"),
+    }
+    (v,) = evaluate(s, results(stats("GET /a", [1.0])), flow=flow)
+    assert not v.passed
+    assert v.judged
+    # A journey's requests are known only at run time: never ran means fail there too.
+    (v,) = evaluate(s, results(stats("GET /a", [1.0])), flow=None)
+    assert not v.passed
+    assert v.judged
+
+
+def test_a_scenarios_own_gate_is_judged_there_only_and_fails_on_an_unsent_request() -> None:
+    s = spec(
+        """
+        target: http://127.0.0.1:1
+        scenarios:
+          stress:
+            executor: constant-vus
+            vus: 1
+            duration: 1s
+            flow: [{get: /a}]
+            gates: ['p95(GET /a) < 1ms', 'p95(POST /nope) < 1s']
+        """
+    )
+    flow = {"GET /a": RequestStats("GET /a", "GET", "/a")}
+    own = evaluate(s, results(stats("GET /a", [5.0])), scenario=s.scenarios["stress"], flow=flow)
+    assert [(v.name, v.passed, v.judged) for v in own] == [
+        ("p95(GET /a) < 1ms", False, True),
+        ("p95(POST /nope) < 1s", False, True),
+    ]
+    assert evaluate(s, results(stats("GET /a", [5.0])), flow=flow) == []
+
+
+def test_a_scenario_slo_override_changes_only_the_objective() -> None:
+    s = spec(
+        """
+        target: http://127.0.0.1:1
+        slos:
+          avail: {objective: 99%}
+        scenarios:
+          stress:
+            executor: constant-vus
+            vus: 1
+            duration: 1s
+            flow: [{get: /a}]
+            slos: {avail: {objective: 90%}}
+        """
+    )
+    r = results(stats("GET /a", [1.0] * 95, failures={"5xx": 5}))
+    (strict,) = evaluate(s, r)
+    (loose,) = evaluate(s, r, scenario=s.scenarios["stress"])
+    assert not strict.passed  # 95 % against 99 %
+    assert loose.passed  # 95 % against the stress scenario's 90 %
+    assert strict.observed == loose.observed
 
 
 @pytest.mark.parametrize("gate", ["p95 < 1s", "error_rate < 1%", "checks >= 99%"])
@@ -246,3 +321,19 @@ def test_an_expected_5xx_is_still_unavailable() -> None:
         a.server_errors.record(1000)
     (v,) = evaluate(s, results(a))
     assert (v.good, v.total, v.passed) == (80, 100, False)
+
+
+def test_a_named_check_is_not_a_request_but_counts_for_checks_gates() -> None:
+    named = RequestStats("item matches", "-", "-")
+    named.checks_passed, named.checks_failed = 9, 1
+    r = results(stats("GET /a", [1.0] * 10, checks=(10, 0)), named)
+    assert list(r.requests) == ["GET /a"]
+    assert r.checks == {"item matches": named}
+    s = spec("gates: ['checks >= 99%', 'checks(item matches) >= 95%', 'checks(GET /a) >= 99%']\n")
+    every, one, request = evaluate(s, r)
+    assert (every.passed, every.observed) == (False, 0.95)  # 19 of 20
+    assert (one.passed, one.observed) == (False, 0.9)
+    assert request.passed
+    back = ScenarioResults.from_dict(r.to_dict())
+    assert back.checks["item matches"].checks_failed == 1
+    assert "item matches" not in back.requests

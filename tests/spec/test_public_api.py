@@ -12,6 +12,7 @@ PUBLIC = {
     "Prometheus",
     "SLIQuery",
     "SLO",
+    "SLOOverride",
     "STARTER_SPEC",
     "Check",
     "ConstantArrivalRate",

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from slokit.errors import RunError, UsageError
 from slokit.load._flow import compile_flow
 from slokit.load._http import HttpClient
+from slokit.load._preflight import planned_requests
 from slokit.load._script import load_journey
 from slokit.load._worker import WorkerArgs, worker_main
 from slokit.results import Aggregator, RequestStats, RunResults, ScenarioResults, Snapshot, evaluate
@@ -159,7 +160,8 @@ def run_scenario(
         results = run.execute()
         notes += _judge_whole_run_if_warmup_ate_it(results, warmup, run.warmup_requests)
     results.notes.extend(notes)
-    results.verdicts = evaluate(spec, results, gated=sc.gate)
+    flow = planned_requests(spec, sc)
+    results.verdicts = evaluate(spec, results, gated=sc.gate, scenario=sc, flow=flow)
     results.gated = sc.gate
     judged = {v.name for v in results.verdicts if v.kind == "slo"}
     results.not_exercised = [n for n in spec.slos if n not in judged]

@@ -17,11 +17,13 @@ from slokit.errors import SpecError, SpecProblem, UsageError
 from slokit.load._data import read_rows
 from slokit.load._flow import compile_flow
 from slokit.load._http import HttpClient
+from slokit.load._naming import request_name
 from slokit.load._script import load_journey
-from slokit.load._template import placeholders
-from slokit.spec import Scenario, Spec, Step
+from slokit.load._template import has_placeholders, placeholders
+from slokit.results import RequestStats, gate_selects
+from slokit.spec import Gate, Scenario, Spec, Step
 
-__all__ = ["check_spec"]
+__all__ = ["check_spec", "planned_requests"]
 
 _ANY_TARGET = "http://127.0.0.1"
 """Stands in for a target that only the run will know (``--target``)."""
@@ -54,6 +56,8 @@ def check_spec(
             sc = sc.with_duration(duration)  # UsageError for a bad --duration
         url = target or sc.target or spec.target or (None if need_target else _ANY_TARGET)
         problems.extend(_scenario(spec, name, sc, url))
+        problems.extend(_scenario_verdicts(spec, name, sc))
+    problems.extend(_spec_gates(spec))
     if problems:
         raise SpecError(problems, source)
 
@@ -114,3 +118,79 @@ def _in_value(value: Any) -> set[str]:
     if isinstance(value, list | tuple):
         return set().union(*(_in_value(v) for v in value))
     return set()
+
+
+def planned_requests(spec: Spec, sc: Scenario) -> dict[str, RequestStats] | None:
+    """The requests a flow will send, named as the workers will name them; None when that is
+    only known at run time (a Python journey, a path filled in from data)."""
+    if sc.flow is None:
+        return None
+    routes = [slo.route for slo in spec.slos.values() if slo.route is not None]
+    planned: dict[str, RequestStats] = {}
+    for index, step in enumerate(sc.flow):
+        if step.name is None and has_placeholders(step.path):
+            return None
+        path = step.path.split("?", 1)[0]
+        name = request_name(step.name, step.method, path, routes)
+        # One name may send to several paths: keep each (a route may cover any of them).
+        key = name if name not in planned else f"{name}\0{index}"
+        planned[key] = RequestStats(name, step.method, path)
+    return planned
+
+
+def _names(planned: dict[str, RequestStats]) -> str:
+    return ", ".join(dict.fromkeys(s.name for s in planned.values()))
+
+
+def _unsent(gate: Gate, planned: dict[str, RequestStats]) -> bool:
+    return gate.request is not None and not gate_selects(gate.request, planned)
+
+
+def _scenario_verdicts(spec: Spec, name: str, sc: Scenario) -> list[SpecProblem]:
+    where = f"scenarios.{name}"
+    problems = [
+        SpecProblem(
+            f"{where}.slos.{slo}",
+            f"unknown SLO {slo!r}: a scenario can only change the objective of the spec's "
+            f"SLOs ({', '.join(spec.slos) or 'the spec has none'})",
+        )
+        for slo in sc.slos
+        if slo not in spec.slos
+    ]
+    planned = planned_requests(spec, sc)
+    if planned is None:
+        return problems
+    for index, gate in enumerate(sc.gates):
+        if _unsent(gate, planned):
+            problems.append(
+                SpecProblem(
+                    f"{where}.gates[{index}]",
+                    f"gate {gate.text!r} names {gate.request!r}, which no step of this "
+                    f"scenario sends (its requests: {_names(planned)}); name a request "
+                    "by its `name:` or `METHOD /path`, or a route such as 'GET /items/{id}'",
+                )
+            )
+    return problems
+
+
+def _spec_gates(spec: Spec) -> list[SpecProblem]:
+    """A spec-wide gate is judged only where its request runs: one that no scenario can run
+    would never be judged at all, so it is refused (unless a journey might send it)."""
+    plans = [planned_requests(spec, sc) for sc in spec.scenarios.values()]
+    if not plans or any(plan is None for plan in plans):
+        return []
+    every: dict[str, RequestStats] = {}
+    for plan in plans:
+        for stats in (plan or {}).values():
+            every.setdefault(stats.name, stats)
+            every.setdefault(f"{stats.name}\0{stats.method} {stats.path}", stats)
+    return [
+        SpecProblem(
+            f"gates[{index}]",
+            f"gate {gate.text!r} names {gate.request!r}, which no scenario sends (requests: "
+            f"{_names(every)}); name a request by its `name:` or `METHOD /path`, or a "
+            "route such as 'GET /items/{id}'",
+        )
+        for index, gate in enumerate(spec.gates)
+        if _unsent(gate, every)
+    ]

@@ -107,7 +107,8 @@ class Session:
     def check(self, condition: object, name: str | None = None) -> bool:
         """Count a check against the last request (or ``name``); returns ``bool(condition)``.
 
-        Checks feed the ``checks`` gate metric; they do not change the request's status.
+        Checks feed the ``checks`` gate metric; they do not change the request's status. A
+        ``name`` no request has is a named check of its own in the results, not a request.
         """
         ok = bool(condition)
         stats = self._vu.recorder.stats(name or self._last_name, "-", "-")

@@ -95,12 +95,15 @@ def headline(results: RunResults) -> Headline:
     gated = [v for v in verdicts if v.gated]
     held = [v for v in verdicts if held_by(v) is not None]
     soft = sum(1 for v in verdicts if v.soft_failure)  # gate: false, not --fail-after
-    unjudged = sum(1 for v in verdicts if not is_judged(v))
+    unjudged_gates = sum(1 for v in verdicts if not is_judged(v) and v.kind == "gate")
+    unjudged = sum(1 for v in verdicts if not is_judged(v)) - unjudged_gates
     notes = []
     if soft:
         notes.append(f"{soft} not-gated verdict(s) failed")
     if unjudged:
         notes.append(_plural(unjudged, "SLO not judged", "SLOs not judged"))
+    if unjudged_gates:
+        notes.append(_plural(unjudged_gates, "gate not judged", "gates not judged"))
     note = f" ({'; '.join(notes)})" if notes else ""
     held_text = ""
     if held:

@@ -17,7 +17,7 @@ from slokit.results._model import (
     Verdict,
 )
 from slokit.results._stats import RequestStats, Snapshot
-from slokit.results._verdicts import evaluate
+from slokit.results._verdicts import evaluate, gate_selects
 
 __all__ = [
     "Aggregator",
@@ -34,4 +34,5 @@ __all__ = [
     "format_count",
     "format_ms",
     "format_percent",
+    "gate_selects",
 ]

@@ -214,6 +214,15 @@ class ScenarioResults:
     seconds: dict[int, RequestStats] = field(default_factory=dict, repr=False, compare=False)
     """Every request of each second (warm-up included), merged; kept in memory only, for
     callers that judge slices of a run (chaos experiments' before/during/after)."""
+    checks: dict[str, RequestStats] = field(default_factory=dict)
+    """Checks a journey counted under a name no request has (``s.check(ok, name="...")``):
+    they count toward the ``checks`` gate, but they are not requests."""
+
+    def __post_init__(self) -> None:
+        # Workers count a named check in a stats entry of its own; one that no request ever
+        # used is moved here, so it never shows as a request that ran 0 times.
+        for name in [n for n, s in self.requests.items() if _check_only(s)]:
+            self.checks[name] = self.requests.pop(name)
 
     def between(self, start: float, end: float) -> RequestStats:
         """All requests of the seconds in ``[start, end)``, merged exactly (histograms too)."""
@@ -228,7 +237,7 @@ class ScenarioResults:
 
     @property
     def total(self) -> RequestStats:
-        return merge_stats("total", self.requests.values())
+        return merge_stats("total", [*self.requests.values(), *self.checks.values()])
 
     @property
     def passed(self) -> bool:
@@ -249,6 +258,10 @@ class ScenarioResults:
             "passed": self.passed,
             "total": self.total.summary(seconds),
             "requests": {n: s.summary(seconds) for n, s in self.requests.items()},
+            "checks": {
+                n: {"passed": s.checks_passed, "failed": s.checks_failed}
+                for n, s in self.checks.items()
+            },
             "verdicts": [v.to_dict() for v in self.verdicts],
             "not_exercised": list(self.not_exercised),
             "notes": list(self.notes),
@@ -259,6 +272,11 @@ class ScenarioResults:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ScenarioResults:
         requests = {n: RequestStats.from_dict(d) for n, d in data.get("histograms", {}).items()}
+        checks = {}
+        for name, counts in data.get("checks", {}).items():
+            checks[name] = RequestStats(name, "-", "-")
+            checks[name].checks_passed = int(counts.get("passed", 0))
+            checks[name].checks_failed = int(counts.get("failed", 0))
         return cls(
             name=str(data["name"]),
             executor=str(data.get("executor", "")),
@@ -274,7 +292,12 @@ class ScenarioResults:
             gated=bool(data.get("gated", True)),
             not_exercised=[str(n) for n in data.get("not_exercised", [])],
             notes=[str(n) for n in data.get("notes", [])],
+            checks=checks,
         )
+
+
+def _check_only(stats: RequestStats) -> bool:
+    return stats.method == "-" and not stats.count and not stats.dropped
 
 
 @dataclass
@@ -331,7 +354,7 @@ class RunResults:
             "partial": self.partial,
             "passed": self.passed,
             "exit_code": self.exit_code,
-            "total": merge_stats("total", requests.values()).summary(seconds),
+            "total": merge_stats("total", [sc.total for sc in self.scenarios]).summary(seconds),
             "requests": {n: s.summary(seconds) for n, s in requests.items()},
             "verdicts": [v.to_dict() for v in self.verdicts],
             "scenarios": {sc.name: sc.to_dict() for sc in self.scenarios},

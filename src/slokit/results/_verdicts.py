@@ -12,6 +12,14 @@ all events, exactly what the service's own Prometheus histograms will compute:
 
 An SLO with a custom PromQL ``sli:`` is measured by Prometheus from the service's own
 metrics, which a load test does not see: it is reported as not judged, with the reason.
+
+Gates come from two places. A scenario's own ``gates:`` are its promises: one naming a
+request the scenario never ran fails, so a typo cannot pass. A spec-wide gate naming a
+request that the scenario's flow does not send at all is "not judged" there (as SLOs are),
+so ``-s abuse`` is not failed by a gate about the checkout flow; if the flow does send it
+(or may: a Python journey) and it never ran, the gate fails as a scenario's would.
+``slokit validate`` refuses a spec-wide gate that no scenario's flow can satisfy. A
+scenario's ``slos:`` changes the objective the spec's SLO is held to in that scenario only.
 """
 
 from __future__ import annotations
@@ -22,9 +30,9 @@ from urllib.parse import urlsplit
 from slokit.results._format import format_count, format_ms, format_percent
 from slokit.results._model import ScenarioResults, Verdict, merge_stats
 from slokit.results._stats import RequestStats
-from slokit.spec import SLO, Gate, Route, Spec, format_duration
+from slokit.spec import SLO, Gate, Route, Scenario, Spec, format_duration
 
-__all__ = ["CUSTOM_SLI", "evaluate"]
+__all__ = ["CUSTOM_SLI", "evaluate", "gate_selects"]
 
 _GATE_PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p99_9": 99.9}
 
@@ -138,15 +146,25 @@ def _judge_slo(name: str, slo: SLO, sc: ScenarioResults, gated: bool) -> Verdict
 
 def _select(gate: Gate, sc: ScenarioResults) -> list[RequestStats]:
     if gate.request is None:
-        return list(sc.requests.values())
-    exact = sc.requests.get(gate.request)
+        return [*sc.requests.values(), *sc.checks.values()]
+    if gate.metric == "checks" and gate.request in sc.checks:
+        return [sc.checks[gate.request]]  # checks("item matches") >= 99%: a named check
+    return gate_selects(gate.request, sc.requests, sent_only=True)
+
+
+def gate_selects(
+    request: str, requests: dict[str, RequestStats], *, sent_only: bool = False
+) -> list[RequestStats]:
+    """The requests a gate's ``(REQUEST)`` names: the one of that name, else those its route
+    covers. ``slokit validate`` asks the same of the requests a flow will send."""
+    exact = requests.get(request)
     if exact is not None:
         return [exact]
     try:
-        route = Route.parse(gate.request)
+        route = Route.parse(request)
     except ValueError:
         return []
-    return [s for s in covered(route, sc.requests.values()) if s.count or s.dropped]
+    return [s for s in covered(route, requests.values()) if not sent_only or s.count or s.dropped]
 
 
 def _observe(gate: Gate, stats: RequestStats, seconds: float) -> tuple[float | None, str]:
@@ -193,12 +211,52 @@ def _observe(gate: Gate, stats: RequestStats, seconds: float) -> tuple[float | N
     return float(stats.dropped), f"{format_count(stats.dropped)} dropped"
 
 
-def _judge_gate(gate: Gate, sc: ScenarioResults, gated: bool) -> Verdict:
+def _ran(sc: ScenarioResults) -> str:
+    # Only requests that were sent: a check counted against a name no request used is not one.
+    names = sorted(n for n, s in sc.requests.items() if s.count or s.dropped)
+    return ", ".join(names) or "none"
+
+
+def _sent(flow: dict[str, RequestStats]) -> str:
+    return ", ".join(dict.fromkeys(s.name for s in flow.values())) or "none"
+
+
+def _judge_gate(
+    gate: Gate,
+    sc: ScenarioResults,
+    gated: bool,
+    *,
+    flow: dict[str, RequestStats] | None = None,
+) -> Verdict:
     selected = _select(gate, sc)
     observed: float | None
+    if (
+        gate.request is not None
+        and not selected
+        and flow is not None
+        and not gate_selects(gate.request, flow)
+    ):
+        return Verdict(
+            name=gate.text,
+            kind="gate",
+            scenario=sc.name,
+            passed=True,
+            observed=None,
+            threshold=gate.threshold,
+            op=gate.op,
+            unit=gate.unit,
+            detail=(
+                f"not judged: this scenario sends no request named or routed "
+                f"{gate.request!r} (its requests: {_sent(flow)})"
+            ),
+            gated=False,
+            judged=False,
+        )
     if gate.request is not None and not selected:
-        names = ", ".join(sorted(sc.requests)) or "none"
-        observed, reading = None, f"no request named or routed {gate.request!r} ran (ran: {names})"
+        observed, reading = (
+            None,
+            f"no request named or routed {gate.request!r} ran (ran: {_ran(sc)})",
+        )
     else:
         stats = merge_stats(gate.request or "total", selected)
         observed, reading = _observe(gate, stats, sc.measured_s)
@@ -217,17 +275,32 @@ def _judge_gate(gate: Gate, sc: ScenarioResults, gated: bool) -> Verdict:
     )
 
 
-def evaluate(spec: Spec, results: ScenarioResults, *, gated: bool = True) -> list[Verdict]:
-    """Judge every exercised SLO, then every gate, over one scenario's results.
+def evaluate(
+    spec: Spec,
+    results: ScenarioResults,
+    *,
+    gated: bool = True,
+    scenario: Scenario | None = None,
+    flow: dict[str, RequestStats] | None = None,
+) -> list[Verdict]:
+    """Judge every exercised SLO, then the spec's gates, then the scenario's, over one
+    scenario's results.
 
     SLOs whose route no request hit are left out (the controller lists them in
-    ``ScenarioResults.not_exercised``); a gate that
-    names a request that never ran fails, so a typo cannot pass silently.
+    ``ScenarioResults.not_exercised``). ``flow`` is what the scenario's flow sends, by name
+    (None when only the run knows: a journey): a spec-wide gate naming a request outside it
+    is not judged here. Any other gate naming a request that never ran fails, so neither a
+    typo nor a step that was never reached can pass silently.
     """
+    overrides = scenario.slos if scenario is not None else {}
     verdicts = []
     for name, slo in spec.slos.items():
+        if name in overrides:
+            slo = slo.model_copy(update={"objective": overrides[name].objective})
         verdict = _judge_slo(name, slo, results, gated)
         if verdict is not None:
             verdicts.append(verdict)
-    verdicts.extend(_judge_gate(gate, results, gated) for gate in spec.gates)
+    verdicts.extend(_judge_gate(g, results, gated, flow=flow) for g in spec.gates)
+    if scenario is not None:
+        verdicts.extend(_judge_gate(g, results, gated) for g in scenario.gates)
     return verdicts

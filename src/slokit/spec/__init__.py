@@ -28,6 +28,7 @@ from slokit.spec._scenarios import (
     RampingVUs,
     RateStage,
     Scenario,
+    SLOOverride,
     VUStage,
 )
 from slokit.spec._schema import json_schema
@@ -62,6 +63,7 @@ __all__ = [
     "Route",
     "SLIQuery",
     "SLO",
+    "SLOOverride",
     "STARTER_SPEC",
     "Scenario",
     "Spec",

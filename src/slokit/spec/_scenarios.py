@@ -8,8 +8,16 @@ from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema, fie
 
 from slokit.errors import UsageError
 from slokit.spec._base import Headers, Issue, SpecModel, Url, integer, issue
+from slokit.spec._gates import Gate
 from slokit.spec._steps import DataSource, Step
-from slokit.spec._units import Duration, PositiveDuration, PositiveRate, Rate, format_duration
+from slokit.spec._units import (
+    Duration,
+    Objective,
+    PositiveDuration,
+    PositiveRate,
+    Rate,
+    format_duration,
+)
 
 __all__ = [
     "EXECUTORS",
@@ -23,6 +31,7 @@ __all__ = [
     "RampingArrivalRate",
     "RampingVUs",
     "RateStage",
+    "SLOOverride",
     "Scenario",
     "VUStage",
 ]
@@ -93,6 +102,16 @@ def _positive_seconds(seconds: float) -> float:
     return float(seconds)
 
 
+class SLOOverride(SpecModel):
+    """What one scenario changes of a spec SLO when it judges it: its objective.
+
+    A stress scenario may hold ``orders-availability`` to 95 % while the baseline holds it
+    to 99.9 %; the SLO's route, latency and window stay the spec's.
+    """
+
+    objective: Objective
+
+
 class _ScenarioBase(SpecModel):
     """What every executor shares: what each iteration does and how requests are sent."""
 
@@ -106,6 +125,14 @@ class _ScenarioBase(SpecModel):
     gate: bool = True
     follow_redirects: bool = False
     headers: Headers = Field(default_factory=dict)
+    gates: Annotated[list[Gate], BeforeValidator(lambda v: [] if v is None else v)] = Field(
+        default_factory=list
+    )
+    """Judged in this scenario only, beside the spec's ``gates:``."""
+    slos: Annotated[dict[str, SLOOverride], BeforeValidator(lambda v: {} if v is None else v)] = (
+        Field(default_factory=dict)
+    )
+    """Objective overrides for the spec's SLOs, by SLO name, in this scenario only."""
 
     @classmethod
     def _prepare(cls, data: dict[Any, Any]) -> tuple[dict[Any, Any], list[Issue]]:
