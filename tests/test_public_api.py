@@ -23,6 +23,7 @@ PACKAGES = [
     "slokit.store",
     "slokit.rules",
     "slokit.dashboard",
+    "slokit.sampling",
 ]
 
 
