@@ -26,7 +26,7 @@ def test_bench_runs_every_tool_and_prints_the_ratios() -> None:
         [sys.executable, str(ROOT / "bench" / "run.py"), "--seconds", "2", "--rounds", "1"],
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=300,
         cwd=ROOT,
     )
     assert done.returncode == 0, done.stdout + done.stderr
@@ -38,6 +38,7 @@ def test_bench_runs_every_tool_and_prints_the_ratios() -> None:
         "arrival rate",
         "slokit / bare",
         "breaker / pybreaker",
+        "slokit with resources (1 s) / without",
     ):
         assert line in done.stdout, done.stdout
     rows = {line.split()[0]: line for line in done.stdout.splitlines() if line.strip()}

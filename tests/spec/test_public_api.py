@@ -9,6 +9,7 @@ import slokit.spec
 
 PUBLIC = {
     "Alerting",
+    "BUILTIN_RESOURCES",
     "Prometheus",
     "SLIQuery",
     "SLO",
@@ -26,6 +27,7 @@ PUBLIC = {
     "RampingVUs",
     "RateLimit",
     "RateStage",
+    "Resources",
     "Route",
     "Scenario",
     "Spec",

@@ -18,7 +18,7 @@ from slokit.dashboard._charts import trend_figures
 from slokit.dashboard._data import overview, scenario_runs
 from slokit.dashboard._render import render
 from slokit.dashboard._source import Source
-from slokit.report import plotly_config, scenario_figures
+from slokit.report import drift_rows, plotly_config, resource_rows, scenario_figures
 from slokit.store import RunRecord, compare
 
 __all__ = [
@@ -109,7 +109,12 @@ def run_page(request: Request) -> Response:
         sections.append(
             {
                 "sc": sc,
-                "charts": [(f"figure-{index}-{k}", figures[k]) for k in _CHART_ORDER],
+                "resources": resource_rows(sc),
+                "drift": drift_rows(sc),
+                "charts": [
+                    (f"figure-{index}-{k}", figures[k])
+                    for k in (*_CHART_ORDER, *(k for k in figures if k not in _CHART_ORDER))
+                ],
             }
         )
     return render(

@@ -28,9 +28,18 @@ from slokit.errors import RunError, UsageError
 from slokit.load._flow import compile_flow
 from slokit.load._http import HttpClient
 from slokit.load._preflight import planned_requests
+from slokit.load._resources import Sampling, check_resources
 from slokit.load._script import load_journey
 from slokit.load._worker import WorkerArgs, worker_main
-from slokit.results import Aggregator, RequestStats, RunResults, ScenarioResults, Snapshot, evaluate
+from slokit.results import (
+    Aggregator,
+    RequestStats,
+    RunResults,
+    ScenarioResults,
+    Snapshot,
+    drift_of,
+    evaluate,
+)
 from slokit.spec import (
     ConstantArrivalRate,
     PerVUIterations,
@@ -153,12 +162,16 @@ def run_scenario(
         _validate_scenario(spec, sc, target)
         if target is not None:
             _check_target(target)
+        check_resources(spec, sc)
     except KeyboardInterrupt:
         results = aggregator.finish(0.0, partial=True, abort_reason="interrupted (Ctrl-C)")
     else:
         run = _Run(spec, sc, name, workers, target, warmup_seconds, aggregator, progress, options)
-        results = run.execute()
+        with Sampling(spec, sc) as sampling:
+            results = run.execute()
+        sampling.attach(results)
         notes += _judge_whole_run_if_warmup_ate_it(results, warmup, run.warmup_requests)
+    results.drift = drift_of(results.seconds, results.warmup_s)
     results.notes.extend(notes)
     flow = planned_requests(spec, sc)
     results.verdicts = evaluate(spec, results, gated=sc.gate, scenario=sc, flow=flow)

@@ -21,7 +21,7 @@ from slokit.load._naming import request_name
 from slokit.load._script import load_journey
 from slokit.load._template import has_placeholders, placeholders
 from slokit.results import RequestStats, gate_selects
-from slokit.spec import Gate, Scenario, Spec, Step
+from slokit.spec import BUILTIN_RESOURCES, Gate, Scenario, Spec, Step
 
 __all__ = ["check_spec", "planned_requests"]
 
@@ -157,6 +157,13 @@ def _scenario_verdicts(spec: Spec, name: str, sc: Scenario) -> list[SpecProblem]
         for slo in sc.slos
         if slo not in spec.slos
     ]
+    block = spec.resources_for(sc)
+    offered = block.names if block is not None else []
+    for index, gate in enumerate(sc.gates):
+        if gate.resource is not None and gate.resource not in offered:
+            problems.append(
+                SpecProblem(f"{where}.gates[{index}]", _unsampled(gate, offered, "this scenario"))
+            )
     planned = planned_requests(spec, sc)
     if planned is None:
         return problems
@@ -173,18 +180,55 @@ def _scenario_verdicts(spec: Spec, name: str, sc: Scenario) -> list[SpecProblem]
     return problems
 
 
+def _unsampled(gate: Gate, offered: list[str], who: str) -> str:
+    name = gate.resource
+    if not offered:
+        return (
+            f"gate {gate.text!r} is about {name!r}, but {who} samples no resources; add a "
+            "resources: block (pid, process, metrics or postgres)"
+        )
+    how = {
+        "pg_connections": "add postgres: URL",
+        "pg_active": "add postgres: URL",
+    }.get(
+        str(name),
+        "add pid, process or metrics"
+        if name in BUILTIN_RESOURCES
+        else (f"declare it under resources.series ({name}: 'metric_name{{label=\"value\"}}')"),
+    )
+    return (
+        f"gate {gate.text!r} is about {name!r}, which the resources {who} samples do not "
+        f"give (they give: {', '.join(offered)}); {how}"
+    )
+
+
+def _spec_resource_gates(spec: Spec) -> list[SpecProblem]:
+    offered = {
+        name
+        for sc in spec.scenarios.values()
+        if (block := spec.resources_for(sc)) is not None
+        for name in block.names
+    }
+    return [
+        SpecProblem(f"gates[{index}]", _unsampled(gate, sorted(offered), "any scenario"))
+        for index, gate in enumerate(spec.gates)
+        if gate.resource is not None and gate.resource not in offered
+    ]
+
+
 def _spec_gates(spec: Spec) -> list[SpecProblem]:
     """A spec-wide gate is judged only where its request runs: one that no scenario can run
     would never be judged at all, so it is refused (unless a journey might send it)."""
+    problems = _spec_resource_gates(spec)
     plans = [planned_requests(spec, sc) for sc in spec.scenarios.values()]
     if not plans or any(plan is None for plan in plans):
-        return []
+        return problems
     every: dict[str, RequestStats] = {}
     for plan in plans:
         for stats in (plan or {}).values():
             every.setdefault(stats.name, stats)
             every.setdefault(f"{stats.name}\0{stats.method} {stats.path}", stats)
-    return [
+    return problems + [
         SpecProblem(
             f"gates[{index}]",
             f"gate {gate.text!r} names {gate.request!r}, which no scenario sends (requests: "

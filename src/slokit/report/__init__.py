@@ -4,9 +4,10 @@
 with plotly charts), and Locust-compatible stats.csv and history.csv; ``read_results`` reads a
 results.json back so ``slokit report`` can rebuild them. ``scenario_figures`` returns the
 charts as plotly figure dicts for other pages (the dashboard) to draw with ``plotly_config()``.
-``headline`` is the one-line result every report prints (saying what ``--fail-after`` held
-back), and ``verdict_result`` a verdict's result cell (PASS, FAIL, FAIL (not gated), FAIL
-(held back), NOT JUDGED).
+``resource_rows`` and ``drift_rows`` are a scenario's resources and drift as every report
+shows them. ``headline`` is the one-line result every report prints (saying what
+``--fail-after`` held back), and ``verdict_result`` a verdict's result cell (PASS, FAIL,
+FAIL (not gated), FAIL (held back), NOT JUDGED).
 """
 
 from slokit.report._charts import chart_layout, plotly_config, scenario_figures
@@ -21,12 +22,16 @@ from slokit.report._files import (
 )
 from slokit.report._headline import Headline, headline, held_by, is_judged, verdict_result
 from slokit.report._html import render_html
+from slokit.report._soak import DriftRow, ResourceRow, drift_rows, resource_rows
 from slokit.report._terminal import render_terminal
 
 __all__ = [
+    "DriftRow",
     "Headline",
     "REPORT_FILES",
+    "ResourceRow",
     "chart_layout",
+    "drift_rows",
     "headline",
     "held_by",
     "history_csv",
@@ -36,6 +41,7 @@ __all__ = [
     "read_results",
     "render_html",
     "render_terminal",
+    "resource_rows",
     "results_json",
     "scenario_figures",
     "stats_csv",

@@ -241,10 +241,14 @@ def distribution_figure(sc: ScenarioResults) -> Figure:
 def scenario_figures(sc: ScenarioResults) -> dict[str, Figure]:
     """Every chart of one scenario, by key: ``throughput`` (req/s and VUs), ``latency``
     (p50/p95/p99), ``errors`` (failures and dropped), each with the warm-up shaded, and
-    ``distribution`` (a latency CDF per request name from the HDR histograms)."""
+    ``distribution`` (a latency CDF per request name from the HDR histograms), then the
+    target's resources when the scenario sampled them (see ``_resource_charts``)."""
+    from slokit.report._resource_charts import resource_figures  # it builds on this module
+
     return {
         "throughput": throughput_figure(sc),
         "latency": latency_figure(sc),
         "errors": errors_figure(sc),
         "distribution": distribution_figure(sc),
+        **resource_figures(sc),
     }

@@ -18,9 +18,11 @@ from slokit.errors import UsageError
 from slokit.report._csv import history_csv, stats_csv
 from slokit.report._headline import headline, held_by, is_judged, verdict_result
 from slokit.report._html import render_html
+from slokit.report._soak import drift_rows, resource_rows
 from slokit.results import (
     RESULTS_FORMAT,
     RunResults,
+    ScenarioResults,
     Verdict,
     format_count,
     format_ms,
@@ -158,7 +160,37 @@ def summary_markdown(results: RunResults) -> str:
                 f"| {p50} | {p95} | {p99} | {format_count(stats.dropped)} |"
             )
         lines.append("")
+        lines += _soak_markdown(sc)
     return "\n".join(lines)
+
+
+def _soak_markdown(sc: ScenarioResults) -> list[str]:
+    lines = []
+    rows = resource_rows(sc)
+    if rows:
+        lines += [
+            "| resource | max | mean | first -> last | trend per hour (95% CI) | in 24h |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for r in rows:
+            trend = f"**{_md(r.trend)} growing**" if r.growing else _md(r.trend)
+            lines.append(
+                f"| {_md(r.name)} | {r.max} | {r.mean} | {_md(r.change)} | {trend} "
+                f"| {r.projected} |"
+            )
+        lines.append("")
+    if sc.resources is not None:
+        lines += [f"Resources: {_md(note)}" for note in sc.resources.notes]
+    drift = drift_rows(sc)
+    if drift and sc.drift is not None:
+        first, last = sc.drift.first, sc.drift.last
+        parts = ", ".join(f"{d.metric} {d.first} -> {d.last} ({d.change})" for d in drift)
+        lines += [
+            f"Drift, seconds {first.start_s}-{first.end_s} vs {last.start_s}-{last.end_s}: "
+            f"{_md(parts)}",
+            "",
+        ]
+    return lines
 
 
 def _write(path: Path, text: str) -> None:

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 from slokit import __version__
 from slokit.report._charts import FONT, plotly_config, scenario_figures
 from slokit.report._headline import headline, verdict_result
+from slokit.report._resource_charts import RESOURCE_CHART_TITLES
+from slokit.report._soak import DriftRow, ResourceRow, drift_rows, resource_rows
 from slokit.results import (
     RESULTS_FORMAT,
     RequestStats,
@@ -42,6 +44,7 @@ _CHART_TITLES = {
     "latency": "Latency percentiles",
     "errors": "Errors per second",
     "distribution": "Latency distribution",
+    **RESOURCE_CHART_TITLES,
 }
 _LATENCY_KEYS = ("p50", "p90", "p95", "p99", "max")
 
@@ -62,6 +65,8 @@ class ScenarioView:
     total: list[Cell]
     failure_kinds: list[str]
     charts: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    resources: list[ResourceRow] = field(default_factory=list)
+    drift: list[DriftRow] = field(default_factory=list)
 
 
 def _when(value: datetime) -> str:
@@ -115,6 +120,8 @@ def _scenario_view(index: int, sc: ScenarioResults) -> ScenarioView:
         requests=rows,
         total=_request_row("all requests", sc.total.summary(seconds)),
         failure_kinds=_failure_kinds(sc),
+        resources=resource_rows(sc),
+        drift=drift_rows(sc),
     )
     for key, figure in scenario_figures(sc).items():
         view.charts.append((f"figure-{index}-{key}", _CHART_TITLES[key], figure))

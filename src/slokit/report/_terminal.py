@@ -8,6 +8,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from slokit.report._headline import headline, verdict_result
+from slokit.report._soak import drift_rows, resource_rows
 from slokit.results import (
     RequestStats,
     RunResults,
@@ -81,6 +82,31 @@ _MARKS = {
 _HEADLINE = {"pass": "bold green", "fail": "bold red", "soft": "bold yellow"}
 
 
+def _resources_table(sc: ScenarioResults) -> Table | None:
+    rows = resource_rows(sc)
+    if not rows:
+        return None
+    table = Table(box=box.SIMPLE_HEAD, title="resources (after warm-up)", title_justify="left")
+    for header in ("value", "max", "mean", "first -> last", "trend per hour (95% CI)", "in 24h"):
+        table.add_column(header, justify="left" if header == "value" else "right")
+    for row in rows:
+        trend = f"[yellow]{row.trend} growing[/]" if row.growing else row.trend
+        table.add_row(escape(row.name), row.max, row.mean, row.change, trend, row.projected)
+    return table
+
+
+def _drift_line(sc: ScenarioResults) -> str | None:
+    rows = drift_rows(sc)
+    if not rows or sc.drift is None:
+        return None
+    first, last = sc.drift.first, sc.drift.last
+    parts = [f"{r.metric} {r.first} -> {r.last} ({r.change})" for r in rows]
+    return (
+        f"drift, seconds {first.start_s}-{first.end_s} vs {last.start_s}-{last.end_s}: "
+        + ", ".join(parts)
+    )
+
+
 def _verdict_table(sc: ScenarioResults) -> Table:
     table = Table(box=box.SIMPLE_HEAD, title="verdicts", title_justify="left")
     table.add_column("result")
@@ -102,6 +128,15 @@ def render_terminal(results: RunResults, console: Console) -> None:
         kinds = _failure_kinds(sc)
         if kinds:
             console.print(kinds, style="red")
+        resources = _resources_table(sc)
+        if resources is not None:
+            console.print(resources)
+        if sc.resources is not None:
+            for note in sc.resources.notes:
+                console.print(f"[yellow]{escape(note)}[/]")
+        drift = _drift_line(sc)
+        if drift is not None:
+            console.print(f"[dim]{escape(drift)}[/]")
         if sc.verdicts:
             console.print(_verdict_table(sc))
         if sc.not_exercised:

@@ -7,7 +7,15 @@ exactly into :class:`ScenarioResults`, which :func:`evaluate` judges against the
 """
 
 from slokit.results._aggregate import Aggregator
-from slokit.results._format import encodable_text, format_count, format_ms, format_percent
+from slokit.results._drift import Drift, DriftWindow, drift_of
+from slokit.results._format import (
+    encodable_text,
+    format_bytes,
+    format_count,
+    format_ms,
+    format_percent,
+    format_resource,
+)
 from slokit.results._histogram import Histogram
 from slokit.results._model import (
     RESULTS_FORMAT,
@@ -16,23 +24,37 @@ from slokit.results._model import (
     TimelinePoint,
     Verdict,
 )
+from slokit.results._resources import ResourceSummary, ResourceTimeline
 from slokit.results._stats import RequestStats, Snapshot
+from slokit.results._trends import Trend, knee, recovery_time, significant, theil_sen
 from slokit.results._verdicts import evaluate, gate_selects
 
 __all__ = [
     "Aggregator",
+    "Drift",
+    "DriftWindow",
     "Histogram",
     "RESULTS_FORMAT",
     "RequestStats",
+    "ResourceSummary",
+    "ResourceTimeline",
     "RunResults",
     "ScenarioResults",
     "Snapshot",
     "TimelinePoint",
+    "Trend",
     "Verdict",
+    "drift_of",
     "encodable_text",
     "evaluate",
+    "format_bytes",
     "format_count",
     "format_ms",
     "format_percent",
+    "format_resource",
     "gate_selects",
+    "knee",
+    "recovery_time",
+    "significant",
+    "theil_sen",
 ]

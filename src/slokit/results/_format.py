@@ -11,7 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["encodable", "encodable_text", "format_count", "format_ms", "format_percent"]
+__all__ = [
+    "encodable",
+    "encodable_text",
+    "format_bytes",
+    "format_count",
+    "format_ms",
+    "format_percent",
+    "format_resource",
+]
 
 
 def format_ms(ms: float) -> str:
@@ -49,6 +57,31 @@ def format_count(n: float) -> str:
     if float(n).is_integer():
         return f"{int(n):,}"
     return f"{n:,.1f}" if n < 100 else f"{n:,.0f}"
+
+
+def format_bytes(n: float) -> str:
+    """``1536`` -> ``"1.5KiB"``, ``812 * 2**20`` -> ``"812MiB"``; negative keeps its sign."""
+    if n < 0:
+        return "-" + format_bytes(-n)
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            value = n / size
+            return (
+                f"{value:.1f}{unit}".replace(".0" + unit, unit)
+                if value < 100
+                else (f"{value:,.0f}{unit}")
+            )
+    return f"{n:.0f}B"
+
+
+def format_resource(unit: str, value: float) -> str:
+    """A sampled value in its unit: bytes as KiB/MiB/GiB, ``cores`` as a percentage of one
+    core (``1.5`` -> ``"150%"``), counts and series as numbers."""
+    if unit == "bytes":
+        return format_bytes(value)
+    if unit == "cores":
+        return f"{value * 100:,.0f}%" if abs(value) >= 0.1 or value == 0 else f"{value * 100:.2g}%"
+    return format_count(round(value, 2))
 
 
 def encodable_text(text: str) -> str:

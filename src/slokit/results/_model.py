@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from slokit.results._drift import Drift
 from slokit.results._format import encodable
+from slokit.results._resources import ResourceTimeline
 from slokit.results._stats import RequestStats
 
 __all__ = ["RESULTS_FORMAT", "RunResults", "ScenarioResults", "TimelinePoint", "Verdict"]
@@ -217,6 +219,10 @@ class ScenarioResults:
     checks: dict[str, RequestStats] = field(default_factory=dict)
     """Checks a journey counted under a name no request has (``s.check(ok, name="...")``):
     they count toward the ``checks`` gate, but they are not requests."""
+    resources: ResourceTimeline | None = None
+    """What the system under test used while this scenario ran (``resources:``)."""
+    drift: Drift | None = None
+    """The last fifth of the measured seconds against the first (None for short runs)."""
 
     def __post_init__(self) -> None:
         # Workers count a named check in a stats entry of its own; one that no request ever
@@ -262,6 +268,8 @@ class ScenarioResults:
                 n: {"passed": s.checks_passed, "failed": s.checks_failed}
                 for n, s in self.checks.items()
             },
+            "resources": None if self.resources is None else self.resources.to_dict(self.warmup_s),
+            "drift": None if self.drift is None else self.drift.to_dict(),
             "verdicts": [v.to_dict() for v in self.verdicts],
             "not_exercised": list(self.not_exercised),
             "notes": list(self.notes),
@@ -293,6 +301,8 @@ class ScenarioResults:
             not_exercised=[str(n) for n in data.get("not_exercised", [])],
             notes=[str(n) for n in data.get("notes", [])],
             checks=checks,
+            resources=ResourceTimeline.from_dict(res) if (res := data.get("resources")) else None,
+            drift=Drift.from_dict(found) if (found := data.get("drift")) else None,
         )
 
 

@@ -29,8 +29,10 @@ from urllib.parse import urlsplit
 
 from slokit.results._format import format_count, format_ms, format_percent
 from slokit.results._model import ScenarioResults, Verdict, merge_stats
+from slokit.results._soak import NotJudged, read_drift_gate, read_resource_gate
 from slokit.results._stats import RequestStats
 from slokit.spec import SLO, Gate, Route, Scenario, Spec, format_duration
+from slokit.spec._gates import DRIFT_METRICS
 
 __all__ = ["CUSTOM_SLI", "evaluate", "gate_selects"]
 
@@ -221,13 +223,48 @@ def _sent(flow: dict[str, RequestStats]) -> str:
     return ", ".join(dict.fromkeys(s.name for s in flow.values())) or "none"
 
 
+def _judge_soak_gate(gate: Gate, sc: ScenarioResults, gated: bool, *, own: bool) -> Verdict:
+    if gate.resource is not None:
+        reading = read_resource_gate(gate, sc.resources, sc.warmup_s)
+    else:
+        reading = read_drift_gate(gate, sc.drift)
+    passed, observed, judged = True, None, True
+    if isinstance(reading, NotJudged):
+        # Measurable here but not measured (a source down, a run too short): reported as
+        # such, never a silent pass. Only a scenario's own resource gate without any
+        # resources: block fails (validate refuses that spec before it gets here).
+        if own and gate.resource is not None and sc.resources is None:
+            passed, detail = False, f"cannot pass: {reading.why}"
+        else:
+            judged, gated, detail = False, False, f"not judged: {reading.why}"
+    else:
+        observed, detail = reading.observed, reading.text
+        passed = gate.compare(reading.observed)
+    return Verdict(
+        name=gate.text,
+        kind="gate",
+        scenario=sc.name,
+        passed=passed,
+        observed=observed,
+        threshold=gate.threshold,
+        op=gate.op,
+        unit=gate.unit,
+        detail=detail,
+        gated=gated,
+        judged=judged,
+    )
+
+
 def _judge_gate(
     gate: Gate,
     sc: ScenarioResults,
     gated: bool,
     *,
     flow: dict[str, RequestStats] | None = None,
+    own: bool = False,
 ) -> Verdict:
+    if gate.resource is not None or gate.metric in DRIFT_METRICS:
+        return _judge_soak_gate(gate, sc, gated, own=own)
     selected = _select(gate, sc)
     observed: float | None
     if (
@@ -302,5 +339,5 @@ def evaluate(
             verdicts.append(verdict)
     verdicts.extend(_judge_gate(g, results, gated, flow=flow) for g in spec.gates)
     if scenario is not None:
-        verdicts.extend(_judge_gate(g, results, gated) for g in scenario.gates)
+        verdicts.extend(_judge_gate(g, results, gated, own=True) for g in scenario.gates)
     return verdicts

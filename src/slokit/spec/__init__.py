@@ -19,6 +19,7 @@ from slokit.spec._models import (
     SLIQuery,
     Spec,
 )
+from slokit.spec._resources import BUILTIN_RESOURCES, Resources
 from slokit.spec._route import Route
 from slokit.spec._scenarios import (
     ConstantArrivalRate,
@@ -47,6 +48,7 @@ from slokit.spec._units import (
 # the all-caps names first).
 __all__ = [
     "Alerting",
+    "BUILTIN_RESOURCES",
     "Check",
     "ConstantArrivalRate",
     "ConstantVUs",
@@ -60,6 +62,7 @@ __all__ = [
     "RampingVUs",
     "RateLimit",
     "RateStage",
+    "Resources",
     "Route",
     "SLIQuery",
     "SLO",

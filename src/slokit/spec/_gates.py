@@ -10,9 +10,10 @@ from typing import Any, Literal, get_args
 from pydantic import ConfigDict
 
 from slokit.spec._base import INTEGER, SpecModel, describe, suggest
-from slokit.spec._units import parse_duration, parse_percent, parse_rate
+from slokit.spec._resources import BUILTIN_RESOURCES
+from slokit.spec._units import parse_duration, parse_percent, parse_rate, parse_size
 
-__all__ = ["GATE_GRAMMAR", "Gate", "Metric", "Op"]
+__all__ = ["DRIFT_METRICS", "GATE_GRAMMAR", "Gate", "Metric", "Op", "Unit"]
 
 Metric = Literal[
     "p50",
@@ -27,12 +28,24 @@ Metric = Literal[
     "dropped",
     "requests",
     "checks",
+    "slope",
+    "p50_drift",
+    "p95_drift",
+    "p99_drift",
+    "error_rate_drift",
 ]
 Op = Literal["<", "<=", ">", ">=", "=="]
+Unit = Literal["s", "ratio", "per_second", "count", "bytes", "cores", "per_hour", "bytes_per_hour"]
 
 METRICS: tuple[str, ...] = get_args(Metric)
 LATENCY_METRICS = frozenset({"p50", "p90", "p95", "p99", "p99_9", "max", "mean"})
+DRIFT_METRICS = frozenset({"p50_drift", "p95_drift", "p99_drift", "error_rate_drift"})
 _ALIASES = {"p999": "p99_9", "p99.9": "p99_9"}
+# `rss_slope < 10MiB/h` is `slope(rss) < 10MiB/h`, the spelling runbooks use.
+_SLOPES = {f"{name}_slope": name for name in BUILTIN_RESOURCES} | {"fd_slope": "fds"}
+_RESOURCE_NAME = re.compile(r"[a-z_][a-z0-9_]*\Z")
+_PER = {"s": 3600.0, "sec": 3600.0, "min": 60.0, "m": 60.0, "h": 1.0, "hour": 1.0, "d": 1 / 24}
+_CPU = re.compile(r"\s*(\d+(?:\.\d+)?)\s*%\s*\Z")
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
     "<=": operator.le,
@@ -69,6 +82,78 @@ def _threshold(metric: str, value: str) -> tuple[float, bool]:
     )
 
 
+def _resource_threshold(metric: str, resource: str, value: str) -> float:
+    """A resource gate's threshold: bytes, a share of one core, a count, or those per hour
+    for ``slope``; ValueError if bad."""
+    if metric == "slope":
+        amount, slash, per = value.rpartition("/")
+        if not slash or per.strip() not in _PER:
+            raise ValueError(
+                f"invalid slope threshold {value!r}; expected an amount per time, such as "
+                "10MiB/h, 1/h or 0/h"
+            )
+        text = amount.strip() or "1"
+        if resource == "rss":
+            return parse_size(text) * _PER[per.strip()]
+        return _plain_float(text, f"slope({resource})") * _PER[per.strip()]
+    kind = BUILTIN_RESOURCES.get(resource)
+    if kind == "bytes":
+        if INTEGER.match(value) and int(value) != 0:
+            raise ValueError(
+                f"invalid {resource} threshold {value!r}: bytes or more? write the unit, "
+                f"such as {value}MiB, {value}MB or {value}B"
+            )
+        return float(parse_size(value))
+    if kind == "cores":
+        match = _CPU.match(value)
+        if match is None:
+            raise ValueError(
+                f"invalid cpu threshold {value!r}; expected a percentage of one core, such as "
+                "80% (or 150% for one and a half cores)"
+            )
+        return float(match.group(1)) / 100
+    return _plain_float(value, resource)
+
+
+def _drift_threshold(metric: str, value: str) -> float:
+    # A drift may be above 100 % (p99 three times higher is +200 %), unlike a share.
+    match = _CPU.match(value)
+    if match is None:
+        if value.strip() == "0":
+            return 0.0
+        raise ValueError(
+            f"invalid {metric} threshold {value!r}; expected a percentage such as 20% "
+            "(the last fifth at most 20 % above the first)"
+        )
+    return float(match.group(1)) / 100
+
+
+def _plain_float(value: str, what: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValueError(f"invalid {what} threshold {value!r}; expected a number such as 80")
+    return number
+
+
+def _resource_of(metric: str, request: str | None, value: str) -> str | None:
+    """The resource a gate is about, or None for a gate on requests."""
+    if metric == "slope" or metric not in ("max", "mean") or request is None:
+        return request if metric == "slope" else None
+    name = request.strip()
+    if not _RESOURCE_NAME.match(name):
+        return None
+    if name in BUILTIN_RESOURCES:
+        return name
+    try:
+        parse_duration(value)
+    except ValueError:
+        return name  # max(db_pool) < 80: a series (the spec checks it is declared)
+    return None
+
+
 def _problem(text: str, what: str) -> ValueError:
     return ValueError(f"invalid gate {text!r}: {what}; {GATE_GRAMMAR}")
 
@@ -80,6 +165,8 @@ def parse_gate(text: str) -> dict[str, Any]:
         raise _problem(text, "it does not follow the gate grammar")
     raw_metric, request, op, value = match.group("metric", "request", "op", "value")
     metric = _ALIASES.get(raw_metric.lower(), raw_metric.lower())
+    if metric in _SLOPES and request is None:
+        metric, request = "slope", _SLOPES[metric]
     if metric not in METRICS:
         hint = suggest(metric, list(METRICS))
         hint_text = f" (did you mean '{hint}'?)" if hint else ""
@@ -94,13 +181,22 @@ def parse_gate(text: str) -> dict[str, Any]:
         raise _problem(text, f"{op!r} is not an operator here; use one of <, <=, >, >=, ==")
     if not value:
         raise _problem(text, "the value after the operator is missing")
+    if metric == "slope" and request is None:
+        raise _problem(text, "slope needs a resource: slope(rss) < 10MiB/h or rss_slope < 10MiB/h")
+    resource = _resource_of(metric, request, value)
     try:
-        threshold, is_ratio = _threshold(metric, value)
+        if resource is not None:
+            threshold, is_ratio = _resource_threshold(metric, resource, value), False
+        elif metric in DRIFT_METRICS:
+            threshold, is_ratio = _drift_threshold(metric, value), True
+        else:
+            threshold, is_ratio = _threshold(metric, value)
     except ValueError as exc:  # the grammar was right: only the value needs fixing
         raise ValueError(f"invalid gate {text!r}: {exc}") from None
     return {
         "metric": metric,
-        "request": request.strip() if request is not None else None,
+        "request": None if resource is not None or request is None else request.strip(),
+        "resource": resource,
         "op": op,
         "threshold": threshold,
         "threshold_is_ratio": is_ratio,
@@ -115,7 +211,8 @@ def _string_schema(schema: dict[str, Any]) -> None:
         description=(
             "A gate: METRIC[(REQUEST)] OP VALUE. Metrics: "
             + ", ".join(METRICS)
-            + ". Examples: 'p95(GET /api/orders) < 300ms', 'error_rate < 1%', 'rps >= 200'."
+            + ". Examples: 'p95(GET /api/orders) < 300ms', 'error_rate < 1%', 'rps >= 200', "
+            "'max(rss) < 512MiB', 'rss_slope < 10MiB/h', 'p95_drift < 20%'."
         ),
         examples=["p95 < 300ms", "error_rate < 1%", "rps >= 200/s", "dropped == 0"],
     )
@@ -133,6 +230,8 @@ class Gate(SpecModel):
 
     metric: Metric
     request: str | None = None
+    resource: str | None = None
+    """``max(rss)``, ``slope(fds)``: a value of ``resources:``, not a request."""
     op: Op
     threshold: float
     threshold_is_ratio: bool = False
@@ -149,8 +248,13 @@ class Gate(SpecModel):
         raise ValueError(f"a gate is a string, got {describe(data)}; {GATE_GRAMMAR}")
 
     @property
-    def unit(self) -> Literal["s", "ratio", "per_second", "count"]:
+    def unit(self) -> Unit:
         """How to read ``threshold``."""
+        if self.resource is not None:
+            kind = BUILTIN_RESOURCES.get(self.resource, "count")
+            if self.metric == "slope":
+                return "bytes_per_hour" if kind == "bytes" else "per_hour"
+            return "bytes" if kind == "bytes" else "cores" if kind == "cores" else "count"
         if self.metric in LATENCY_METRICS:
             return "s"
         if self.threshold_is_ratio:

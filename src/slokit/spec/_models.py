@@ -10,6 +10,7 @@ from pydantic.json_schema import SkipJsonSchema
 from slokit.errors import UsageError
 from slokit.spec._base import Issue, SpecModel, Text, Url, describe, integer, issue, suggest
 from slokit.spec._gates import Gate
+from slokit.spec._resources import Resources
 from slokit.spec._route import Route
 from slokit.spec._scenarios import Scenario
 from slokit.spec._units import (
@@ -243,8 +244,14 @@ class Spec(SpecModel):
     scenarios: Annotated[dict[Name, Scenario], _empty_as(dict)] = Field(default_factory=dict)
     prometheus: Annotated[Prometheus, _empty_as(Prometheus)] = Field(default_factory=Prometheus)
     alerting: Annotated[Alerting, _empty_as(Alerting)] = Field(default_factory=Alerting)
+    resources: Resources | None = None
+    """What to sample on the system under test while each scenario runs."""
     base_dir: SkipJsonSchema[str] = Field(default=".", exclude=True)
     """Directory of the spec file; scripts and data files are relative to it."""
+
+    def resources_for(self, scenario: Scenario) -> Resources | None:
+        """What to sample while ``scenario`` runs: its own block, else the spec's."""
+        return scenario.resources if scenario.resources is not None else self.resources
 
     def scenario(self, name: str) -> Scenario:
         """The scenario called ``name``; UsageError listing the known names otherwise."""

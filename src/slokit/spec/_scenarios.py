@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema, fie
 from slokit.errors import UsageError
 from slokit.spec._base import Headers, Issue, SpecModel, Url, integer, issue
 from slokit.spec._gates import Gate
+from slokit.spec._resources import Resources
 from slokit.spec._steps import DataSource, Step
 from slokit.spec._units import (
     Duration,
@@ -133,6 +134,8 @@ class _ScenarioBase(SpecModel):
         Field(default_factory=dict)
     )
     """Objective overrides for the spec's SLOs, by SLO name, in this scenario only."""
+    resources: Resources | None = None
+    """What to sample on the target while this scenario runs; replaces the spec's."""
 
     @classmethod
     def _prepare(cls, data: dict[Any, Any]) -> tuple[dict[Any, Any], list[Issue]]:

@@ -1,0 +1,90 @@
+"""Resource and drift rows as every report shows them: the terminal, summary.md, report.html
+and the dashboard read these, so a leak reads the same everywhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slokit.results import ScenarioResults, format_ms, format_percent, format_resource
+
+__all__ = ["DriftRow", "ResourceRow", "drift_rows", "resource_rows"]
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceRow:
+    name: str
+    max: str
+    mean: str
+    change: str
+    """First and last value after the warm-up: ``32MiB -> 48MiB``."""
+    trend: str
+    """Per hour with its confidence interval, or ``-`` with too few samples."""
+    projected: str
+    """The value a day after the start if the trend holds, or ``-``."""
+    growing: bool
+
+
+def _signed(unit: str, value: float) -> str:
+    return ("+" if value > 0 else "") + format_resource(unit, value)
+
+
+def resource_rows(sc: ScenarioResults) -> list[ResourceRow]:
+    if sc.resources is None:
+        return []
+    rows = []
+    for name, s in sc.resources.summaries(since=sc.warmup_s).items():
+        t = s.trend
+        trend = "-"
+        if t is not None:
+            trend = (
+                f"{_signed(s.unit, t.slope_per_hour)}/h "
+                f"({_signed(s.unit, t.low_per_hour)} to {_signed(s.unit, t.high_per_hour)})"
+            )
+        projected = s.projected()
+        rows.append(
+            ResourceRow(
+                name=name,
+                max=format_resource(s.unit, s.max),
+                mean=format_resource(s.unit, s.mean),
+                change=f"{format_resource(s.unit, s.first)} -> {format_resource(s.unit, s.last)}",
+                trend=trend,
+                projected="-" if projected is None else format_resource(s.unit, projected),
+                growing=s.growing,
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class DriftRow:
+    metric: str
+    first: str
+    last: str
+    change: str
+
+
+def drift_rows(sc: ScenarioResults) -> list[DriftRow]:
+    drift = sc.drift
+    if drift is None:
+        return []
+    rows = []
+    for key in ("p50", "p95", "p99"):
+        change = drift.change(key)
+        rows.append(
+            DriftRow(
+                key,
+                format_ms(getattr(drift.first, f"{key}_ms")),
+                format_ms(getattr(drift.last, f"{key}_ms")),
+                "-" if change is None else ("+" if change > 0 else "") + format_percent(change),
+            )
+        )
+    change = drift.change("error_rate") or 0.0
+    rows.append(
+        DriftRow(
+            "error rate",
+            format_percent(drift.first.error_rate),
+            format_percent(drift.last.error_rate),
+            ("+" if change > 0 else "") + format_percent(change).replace("%", " pts"),
+        )
+    )
+    return rows
