@@ -34,6 +34,8 @@ def sampler_leg(
 ) -> dict[str, list[float | None]]:
     legs = {"off": None, "1s": "1s", "250ms": "250ms"}
     rps: dict[str, list[float | None]] = {name: [] for name in legs}
+    workdir = workdir / "sampler"  # its own nginx prefix: the throughput leg has one too
+    workdir.mkdir()
     with running_nginx(workdir, cores) as url:
         for round_ in range(1, rounds + 1):
             for name, interval in legs.items():

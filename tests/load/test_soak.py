@@ -202,3 +202,47 @@ def test_run_refuses_unreachable_sources_before_any_load(tmp_path: Path) -> None
             assert not (out / "results.json").exists()  # refused before load, not after
     finally:
         server.kill()
+
+
+def test_a_run_gates_on_real_postgresql_connections(tmp_path: Path, pg_database: str) -> None:
+    """The service's database connections (held open here, as a pool would) are sampled from
+    pg_stat_activity and gated."""
+    import psycopg
+
+    server = UvicornApp("leaky_app:app")
+    held = [psycopg.connect(pg_database, autocommit=True) for _ in range(6)]
+    try:
+        spec = _write(
+            tmp_path,
+            f"""
+            service: pg
+            target: {server.url}
+            gates: ["max(pg_connections) < 10000", "max(pg_connections) < 3"]
+            scenarios:
+              soak:
+                executor: constant-vus
+                vus: 2
+                duration: 3s
+                flow: [{{get: /}}]
+                resources: {{postgres: "{pg_database}", interval: 250ms}}
+            """,
+        )
+        out = tmp_path / "out"
+        done = subprocess.run(
+            slokit_cmd("run", str(spec), "--out", str(out), "-w", "1"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        for conn in held:
+            conn.close()
+        server.kill()
+    assert done.returncode == 1, done.stdout + done.stderr
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    sc = results["scenarios"]["soak"]
+    assert sc["resources"]["summary"]["pg_connections"]["max"] >= 6
+    loose, tight = sc["verdicts"]
+    assert loose["passed"]
+    assert not tight["passed"]
+    assert sc["resources"]["sources"] == [pg_database]

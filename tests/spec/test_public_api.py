@@ -10,6 +10,7 @@ import slokit.spec
 PUBLIC = {
     "Alerting",
     "BUILTIN_RESOURCES",
+    "Capacity",
     "Prometheus",
     "SLIQuery",
     "SLO",

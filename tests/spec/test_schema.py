@@ -98,6 +98,7 @@ def test_json_schema_scenarios_are_a_tagged_union() -> None:
         "per-vu-iterations",
         "constant-arrival-rate",
         "ramping-arrival-rate",
+        "capacity",
     }
 
 

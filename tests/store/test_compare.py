@@ -7,6 +7,7 @@ import math
 import pytest
 
 from slokit.errors import UsageError
+from slokit.results import CapacityResult, RunResults
 from slokit.store import (
     RegressionLimits,
     StoredVerdict,
@@ -104,7 +105,7 @@ def test_max_regression_parsing() -> None:
     assert limits.limits == {"p95": 0.10, "rps": 0.05, "error_rate": 0.005, "p99": 0.20}
     assert RegressionLimits.parse("error_rate=1%").limits == {"error_rate": 0.01}
     for bad, hint in (
-        ("p97=10%", "METRIC one of p50, p90, p95, p99, error_rate, rps"),
+        ("p97=10%", "METRIC one of p50, p90, p95, p99, error_rate, rps, capacity"),
         ("p95", "expected METRIC=N%"),
         ("p95=10", "the limit is a percentage"),
         ("p95=10pp", "the limit is a percentage"),
@@ -214,3 +215,36 @@ def test_fail_after_1_and_aborted_runs_change_nothing() -> None:
     aborted = make_run(verdicts=[gate("g", False)], partial=True)
     apply_fail_after(aborted, [], 3)
     assert aborted.scenarios[0].verdicts[0].gated
+
+
+def _with_capacity(run: RunResults, sustainable: float | None) -> RunResults:
+    run.scenarios[0].capacity = CapacityResult(
+        steps=[],
+        sustainable=sustainable,
+        breaking=None if sustainable is None else sustainable * 1.2,
+        broke_first=["fast"],
+        limit="target",
+        limit_detail="",
+    )
+    return run
+
+
+def test_a_capacity_regression_is_a_gate_and_shows_in_compare() -> None:
+    base = _with_capacity(make_run(), 400.0)
+    slower = _with_capacity(make_run(), 340.0)
+    limits = RegressionLimits.parse("capacity=10%")
+    (verdict,) = regression_verdicts(base, slower, limits, baseline_id=7)
+    assert verdict.name == "regression capacity >= -10% vs run 7"
+    assert not verdict.passed
+    assert verdict.observed == pytest.approx(-0.15)
+    assert "400/s in run 7 -> 340/s now (-15.0%)" in verdict.detail
+    (fine,) = regression_verdicts(base, _with_capacity(make_run(), 380.0), limits, baseline_id=7)
+    assert fine.passed
+    (broken,) = regression_verdicts(base, _with_capacity(make_run(), None), limits, baseline_id=7)
+    assert not broken.passed
+    assert regression_verdicts(make_run(), slower, limits, baseline_id=7) == []
+    ((scenario, change),) = compare(base, slower).capacity
+    assert scenario == "smoke"
+    assert (change.base, change.new) == (400.0, 340.0)
+    assert change.shown_change() == "-60.0 (-15.0%)"
+    assert compare(base, slower).to_dict()["capacity"]["smoke"]["relative"] == pytest.approx(-0.15)

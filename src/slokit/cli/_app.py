@@ -232,9 +232,11 @@ def validate(
             check_spec(loaded, scenario, target, need_target=False, source=str(spec))
     except SlokitError as exc:
         fail(exc)
+    own = sum(len(sc.gates) for sc in loaded.scenarios.values())
     out.print(
         f"[green]ok[/] {spec}: service {loaded.service!r}, {len(loaded.slos)} SLOs, "
         f"{len(loaded.gates)} gates, {len(loaded.scenarios)} scenarios"
+        + (f" (with {own} gates of their own)" if own else "")
         + ("" if loaded.scenarios else " (nothing for `slokit run` to run)")
     )
 

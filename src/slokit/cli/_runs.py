@@ -249,6 +249,16 @@ def runs_compare(
                 _reading(m),
                 end_section=i == len(row.metrics) - 1,
             )
+    for scenario, m in comparison.capacity:
+        table.add_row(
+            escape(f"{scenario} (capacity search)"),
+            "sustainable",
+            m.shown("base"),
+            m.shown("new"),
+            m.shown_change(),
+            _reading(m),
+            end_section=True,
+        )
     out.print(table)
     for names, only in ((comparison.only_base, base.id), (comparison.only_new, new.id)):
         if names:

@@ -65,6 +65,8 @@ def threshold(v: StoredVerdict) -> Threshold | None:
             return Threshold("errors", v.name, v.threshold * 100.0)
         if metric == "rps" and v.unit == "per_second":
             return Threshold("throughput", v.name, v.threshold)
+        if metric == "capacity" and v.unit == "per_second":
+            return Threshold("capacity", v.name, v.threshold)
         return None
     found = _SLO_LATENCY.search(v.detail)
     if v.kind != "slo" or found is None:
@@ -120,6 +122,23 @@ def _threshold_lines(runs: list[ScenarioRun], chart: str, unit: str) -> list[Fig
         line.update(mode="lines", line={**line["line"], "dash": "dash", "shape": "hv"})
         lines.append(line)
     return lines
+
+
+def capacity_trend(
+    runs: list[ScenarioRun], rates: list[tuple[float | None, float | None] | None]
+) -> Figure:
+    """The sustainable and breaking rate of a capacity search across ``runs`` (oldest first)."""
+    sustainable = _line(
+        "sustainable", runs, [r[0] if r else None for r in rates], _COLORS["p50"], "req/s"
+    )
+    breaking = _line(
+        "breaking", runs, [r[1] if r else None for r in rates], _COLORS["p99"], "req/s"
+    )
+    breaking["line"]["dash"] = "dot"
+    return {
+        "data": [sustainable, breaking, *_threshold_lines(runs, "capacity", "req/s")],
+        "layout": _layout("Capacity per run (capacity search)", "req/s"),
+    }
 
 
 def trend_figures(runs: list[ScenarioRun]) -> dict[str, Figure]:

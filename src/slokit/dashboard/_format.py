@@ -66,7 +66,7 @@ def compare_class(m: MetricChange) -> str:
         if m.reading != "likely a real change":
             return ""
         return "worse" if m.change > 0 else "better"
-    up_is_bad = m.metric != "rps"
+    up_is_bad = m.metric not in ("rps", "capacity")
     return "worse" if (m.change > 0) == up_is_bad else "better"
 
 

@@ -14,11 +14,19 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from slokit.dashboard._charts import trend_figures
+from slokit.dashboard._charts import capacity_trend, trend_figures
 from slokit.dashboard._data import overview, scenario_runs
 from slokit.dashboard._render import render
 from slokit.dashboard._source import Source
-from slokit.report import drift_rows, plotly_config, resource_rows, scenario_figures
+from slokit.report import (
+    capacity_rows,
+    capacity_summary,
+    drift_rows,
+    plotly_config,
+    resource_rows,
+    scenario_figures,
+    spike_lines,
+)
 from slokit.store import RunRecord, compare
 
 __all__ = [
@@ -64,7 +72,12 @@ def trends_page(request: Request) -> Response:
     runs = scenario_runs(source_of(request), service, scenario)
     if not runs:
         raise HTTPException(404, f"no recorded runs of scenario {scenario!r} of {service!r}")
-    figures = trend_figures(list(reversed(runs)))
+    oldest_first = list(reversed(runs))
+    figures = trend_figures(oldest_first)
+    source = source_of(request)
+    if source.capacity(runs[0].run, scenario) is not None:
+        rates = [source.capacity(r.run, scenario) for r in oldest_first]
+        figures["capacity"] = capacity_trend(oldest_first, rates)
     charts = [(f"trend-{key}", figure) for key, figure in figures.items()]
     return render(
         request,
@@ -111,6 +124,9 @@ def run_page(request: Request) -> Response:
                 "sc": sc,
                 "resources": resource_rows(sc),
                 "drift": drift_rows(sc),
+                "spike": spike_lines(sc),
+                "capacity": capacity_rows(sc),
+                "capacity_summary": capacity_summary(sc.capacity) if sc.capacity else [],
                 "charts": [
                     (f"figure-{index}-{k}", figures[k])
                     for k in (*_CHART_ORDER, *(k for k in figures if k not in _CHART_ORDER))

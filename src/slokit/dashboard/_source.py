@@ -182,3 +182,24 @@ class Source:
             }
 
         return self._cache.get("totals", run.id, load)
+
+    def capacity(self, run: RunSummary, scenario: str) -> tuple[float | None, float | None] | None:
+        """(sustainable, breaking) rate of a capacity search in ``run``; None for a scenario
+        that is not one. Read from the run's results.json (cached)."""
+
+        def load() -> dict[str, tuple[float | None, float | None]]:
+            found = {}
+            for name, data in self.record(run.id).document.get("scenarios", {}).items():
+                capacity = data.get("capacity") if isinstance(data, dict) else None
+                if isinstance(capacity, dict):
+                    found[str(name)] = (
+                        _rate(capacity.get("sustainable_rate")),
+                        _rate(capacity.get("breaking_rate")),
+                    )
+            return found
+
+        return self._cache.get("capacity", run.id, load).get(scenario)
+
+
+def _rate(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from slokit.errors import RunError, UsageError
+from slokit.load._capacity import run_capacity
 from slokit.load._flow import compile_flow
 from slokit.load._http import HttpClient
 from slokit.load._preflight import planned_requests
@@ -37,10 +38,15 @@ from slokit.results import (
     RunResults,
     ScenarioResults,
     Snapshot,
+    Spike,
     drift_of,
     evaluate,
+    health_of,
+    measure_spike,
+    spike_shape,
 )
 from slokit.spec import (
+    Capacity,
     ConstantArrivalRate,
     PerVUIterations,
     RampingArrivalRate,
@@ -150,6 +156,22 @@ def run_scenario(
     sc = spec.scenario(name)
     if options.duration is not None:
         sc = sc.with_duration(options.duration)
+    if isinstance(sc, Capacity):
+        results = run_capacity(spec, name, sc, options, progress, run_step=run_one)
+        results.verdicts = evaluate(spec, results, gated=sc.gate, scenario=sc)
+        results.gated = sc.gate
+        return results
+    return run_one(spec, name, sc, options, progress)
+
+
+def run_one(
+    spec: Spec,
+    name: str,
+    sc: Scenario,
+    options: RunOptions = RunOptions(),
+    progress: Progress | None = None,
+) -> ScenarioResults:
+    """Run ``sc`` (any executor but capacity) as scenario ``name`` and judge it."""
     target = resolve_target(spec, sc, options)
     wanted = options.workers if options.workers is not None else (os.cpu_count() or 1)
     if wanted < 1:
@@ -172,6 +194,7 @@ def run_scenario(
         sampling.attach(results)
         notes += _judge_whole_run_if_warmup_ate_it(results, warmup, run.warmup_requests)
     results.drift = drift_of(results.seconds, results.warmup_s)
+    results.spike = _spike(spec, sc, results)
     results.notes.extend(notes)
     flow = planned_requests(spec, sc)
     results.verdicts = evaluate(spec, results, gated=sc.gate, scenario=sc, flow=flow)
@@ -179,6 +202,28 @@ def run_scenario(
     judged = {v.name for v in results.verdicts if v.kind == "slo"}
     results.not_exercised = [n for n in spec.slos if n not in judged]
     return results
+
+
+def _spike(spec: Spec, sc: Scenario, results: ScenarioResults) -> Spike | None:
+    """A ramping scenario that rose and fell back: how bad it got, how fast it recovered."""
+    if isinstance(sc, RampingVUs):
+        shape = spike_shape(sc.start_vus, [(s.to, s.over) for s in sc.stages])
+        unit = "VUs"
+    elif isinstance(sc, RampingArrivalRate):
+        shape = spike_shape(sc.start_rate, [(s.to, s.over) for s in sc.stages])
+        unit = "/s"
+    else:
+        return None
+    if shape is None or results.partial:
+        return None
+    return measure_spike(
+        shape,
+        unit,
+        results.seconds,
+        warmup_s=results.warmup_s,
+        health=health_of(spec, sc),
+        hold_s=sc.recovery_hold,
+    )
 
 
 def _warmup_of(spec: Spec, sc: Scenario) -> tuple[float, list[str]]:
@@ -300,6 +345,8 @@ class _Run:
         self.start_wall: Any = self.ctx.Value("d", 0.0)
         self.abort_reason: str | None = None
         self.ended: float | None = None
+        self.busy: dict[int, float] = {}
+        self.late = [0, 0]
         self.state = _State()
         self.exceptions_seen: set[str] = set()
         self.warmup_requests: dict[str, RequestStats] = {}
@@ -377,6 +424,9 @@ class _Run:
             abort_reason=self.abort_reason,
         )
         results.started = datetime.fromtimestamp(self.start_wall.value or started.timestamp(), UTC)
+        results.generator_busy = max(self.busy.values()) if self.busy else None
+        if self.late[1]:
+            results.generator_late = self.late[0] / self.late[1]
         return results
 
     def _abort(self, reason: str) -> None:
@@ -438,6 +488,10 @@ class _Run:
             snap = Snapshot.from_dict(msg[2])
             self._add(snap)
             self._observe(worker, snap)
+        elif kind == "pace":
+            self.busy[worker] = float(msg[2])
+            self.late[0] += int(msg[3])
+            self.late[1] += int(msg[4])
         elif kind == "done":
             done.add(worker)
             if len(done) == self.workers and self.ended is None:

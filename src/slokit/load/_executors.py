@@ -13,7 +13,7 @@ import asyncio
 import heapq
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from slokit.load._data import DataExhausted, DataFeed
 from slokit.load._recorder import Recorder
@@ -34,6 +34,8 @@ __all__ = ["ExecutorContext", "run_executor"]
 # spent yielding instead of sleeping so requests leave on time and latency measured from the
 # intended start carries no timer error.
 _SPIN = 0.0015
+LATE = 0.010
+"""An arrival launched this far behind its intended time means the worker is not keeping up."""
 
 VU_BATCH = 500
 """VUs started (or late arrivals handled) per turn of the event loop."""
@@ -64,6 +66,9 @@ class ExecutorContext:
     stop_requested: Callable[[], bool]
     active: list[int]
     """One-element box: VUs busy right now (read by the ticker for the timeline)."""
+    pace: list[int] = field(default_factory=lambda: [0, 0])
+    """Open model: [arrivals launched over ``LATE`` behind their time, arrivals launched]. A
+    worker that cannot keep up launches late; its CPU says nothing here (it spins, see _SPIN)."""
 
     def stopping(self) -> bool:
         return time.perf_counter() >= self.deadline or self.stop_requested()
@@ -226,11 +231,14 @@ async def _open(ctx: ExecutorContext, schedule: ArrivalSchedule, max_vus: int) -
             delay = due - clock()
         if ctx.stopping():
             break
+        ctx.pace[1] += 1
         if delay > 0:
             behind = 0
             while clock() < due:  # noqa: ASYNC110 - see _SPIN: no timer is this precise
                 await asyncio.sleep(0)
         else:
+            if delay < -LATE:
+                ctx.pace[0] += 1
             behind += 1
             if behind >= VU_BATCH:
                 # Behind schedule nothing above awaits: yield now and then so the stop flag,

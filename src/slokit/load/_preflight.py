@@ -20,8 +20,17 @@ from slokit.load._http import HttpClient
 from slokit.load._naming import request_name
 from slokit.load._script import load_journey
 from slokit.load._template import has_placeholders, placeholders
-from slokit.results import RequestStats, gate_selects
-from slokit.spec import BUILTIN_RESOURCES, Gate, Scenario, Spec, Step
+from slokit.results import RequestStats, gate_selects, spike_shape
+from slokit.spec import (
+    BUILTIN_RESOURCES,
+    Capacity,
+    Gate,
+    RampingArrivalRate,
+    RampingVUs,
+    Scenario,
+    Spec,
+    Step,
+)
 
 __all__ = ["check_spec", "planned_requests"]
 
@@ -160,6 +169,23 @@ def _scenario_verdicts(spec: Spec, name: str, sc: Scenario) -> list[SpecProblem]
     block = spec.resources_for(sc)
     offered = block.names if block is not None else []
     for index, gate in enumerate(sc.gates):
+        if gate.metric == "recovery" and not _measures_recovery(sc):
+            problems.append(
+                SpecProblem(
+                    f"{where}.gates[{index}]",
+                    f"gate {gate.text!r} needs something to recover from: ramping stages that "
+                    "rise and fall back to 75 % of their peak or less (a spike), or a capacity "
+                    "search with recovery: DURATION",
+                )
+            )
+        if gate.metric == "capacity" and not isinstance(sc, Capacity):
+            problems.append(
+                SpecProblem(
+                    f"{where}.gates[{index}]",
+                    f"gate {gate.text!r} judges a capacity search; this scenario is "
+                    f"{sc.executor} (use executor: capacity to search the breaking point)",
+                )
+            )
         if gate.resource is not None and gate.resource not in offered:
             problems.append(
                 SpecProblem(f"{where}.gates[{index}]", _unsampled(gate, offered, "this scenario"))
@@ -202,6 +228,41 @@ def _unsampled(gate: Gate, offered: list[str], who: str) -> str:
     )
 
 
+def _measures_recovery(sc: Scenario) -> bool:
+    if isinstance(sc, Capacity):
+        return sc.recovery is not None
+    if isinstance(sc, RampingVUs):
+        return spike_shape(sc.start_vus, [(s.to, s.over) for s in sc.stages]) is not None
+    if isinstance(sc, RampingArrivalRate):
+        return spike_shape(sc.start_rate, [(s.to, s.over) for s in sc.stages]) is not None
+    return False
+
+
+def _spec_capacity_gates(spec: Spec) -> list[SpecProblem]:
+    problems = []
+    if not any(_measures_recovery(sc) for sc in spec.scenarios.values()):
+        problems += [
+            SpecProblem(
+                f"gates[{index}]",
+                f"gate {gate.text!r} needs a scenario that can recover: a spike (ramping "
+                "stages that rise and fall back) or a capacity search with recovery:",
+            )
+            for index, gate in enumerate(spec.gates)
+            if gate.metric == "recovery"
+        ]
+    if any(isinstance(sc, Capacity) for sc in spec.scenarios.values()):
+        return problems
+    return problems + [
+        SpecProblem(
+            f"gates[{index}]",
+            f"gate {gate.text!r} judges a capacity search, and no scenario is one "
+            "(executor: capacity)",
+        )
+        for index, gate in enumerate(spec.gates)
+        if gate.metric == "capacity"
+    ]
+
+
 def _spec_resource_gates(spec: Spec) -> list[SpecProblem]:
     offered = {
         name
@@ -219,7 +280,7 @@ def _spec_resource_gates(spec: Spec) -> list[SpecProblem]:
 def _spec_gates(spec: Spec) -> list[SpecProblem]:
     """A spec-wide gate is judged only where its request runs: one that no scenario can run
     would never be judged at all, so it is refused (unless a journey might send it)."""
-    problems = _spec_resource_gates(spec)
+    problems = _spec_resource_gates(spec) + _spec_capacity_gates(spec)
     plans = [planned_requests(spec, sc) for sc in spec.scenarios.values()]
     if not plans or any(plan is None for plan in plans):
         return problems

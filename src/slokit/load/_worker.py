@@ -2,7 +2,9 @@
 
 Messages to the controller (tuples on a multiprocessing queue):
 ``("ready", w)``, ``("snapshot", w, snapshot_dict)``, ``("error", w, text)``,
-``("exception", w, text)`` (first exception a journey raised), ``("done", w)``.
+``("exception", w, text)`` (first exception a journey raised), ``("pace", w, busy, late,
+launched)`` (the share of the load window this worker spent on the CPU; open model: arrivals
+launched late and launched), ``("done", w)``.
 """
 
 from __future__ import annotations
@@ -147,6 +149,7 @@ async def _main(
     )
     ticker = asyncio.create_task(_tick(args, queue, recorder, active, t0))
     watcher = asyncio.create_task(_watch(stop, stopped, os.getppid()))
+    cpu0, wall0 = time.process_time(), time.perf_counter()
     try:
         await run_executor(ctx)
     finally:
@@ -156,6 +159,12 @@ async def _main(
                 await task
         second = max(0, math.floor(time.perf_counter() - t0))
         _ship(args, queue, recorder, active, second)
+        # One core is all an event loop can use: near 1.0, the generator is the bottleneck.
+        wall = time.perf_counter() - wall0
+        if wall > 0:
+            late, launched = ctx.pace
+            busy = (time.process_time() - cpu0) / wall
+            queue.put(("pace", args.worker, busy, late, launched))
         await client.aclose()
 
 

@@ -4,12 +4,13 @@
 with plotly charts), and Locust-compatible stats.csv and history.csv; ``read_results`` reads a
 results.json back so ``slokit report`` can rebuild them. ``scenario_figures`` returns the
 charts as plotly figure dicts for other pages (the dashboard) to draw with ``plotly_config()``.
-``resource_rows`` and ``drift_rows`` are a scenario's resources and drift as every report
-shows them. ``headline`` is the one-line result every report prints (saying what
-``--fail-after`` held back), and ``verdict_result`` a verdict's result cell (PASS, FAIL,
-FAIL (not gated), FAIL (held back), NOT JUDGED).
+``resource_rows``, ``drift_rows`` and ``capacity_rows`` are a scenario's resources, drift
+and capacity search as every report shows them. ``headline`` is the one-line result every
+report prints (saying what ``--fail-after`` held back), and ``verdict_result`` a verdict's
+result cell (PASS, FAIL, FAIL (not gated), FAIL (held back), NOT JUDGED).
 """
 
+from slokit.report._capacity import CapacityRow, capacity_rows, capacity_summary
 from slokit.report._charts import chart_layout, plotly_config, scenario_figures
 from slokit.report._csv import history_csv, stats_csv
 from slokit.report._files import (
@@ -22,14 +23,17 @@ from slokit.report._files import (
 )
 from slokit.report._headline import Headline, headline, held_by, is_judged, verdict_result
 from slokit.report._html import render_html
-from slokit.report._soak import DriftRow, ResourceRow, drift_rows, resource_rows
+from slokit.report._soak import DriftRow, ResourceRow, drift_rows, resource_rows, spike_lines
 from slokit.report._terminal import render_terminal
 
 __all__ = [
+    "CapacityRow",
     "DriftRow",
     "Headline",
     "REPORT_FILES",
     "ResourceRow",
+    "capacity_rows",
+    "capacity_summary",
     "chart_layout",
     "drift_rows",
     "headline",
@@ -44,6 +48,7 @@ __all__ = [
     "resource_rows",
     "results_json",
     "scenario_figures",
+    "spike_lines",
     "stats_csv",
     "summary_markdown",
     "verdict_result",

@@ -243,12 +243,14 @@ def scenario_figures(sc: ScenarioResults) -> dict[str, Figure]:
     (p50/p95/p99), ``errors`` (failures and dropped), each with the warm-up shaded, and
     ``distribution`` (a latency CDF per request name from the HDR histograms), then the
     target's resources when the scenario sampled them (see ``_resource_charts``)."""
-    from slokit.report._resource_charts import resource_figures  # it builds on this module
+    from slokit.report._capacity_charts import capacity_figures  # they build on this module
+    from slokit.report._resource_charts import resource_figures
 
     return {
         "throughput": throughput_figure(sc),
         "latency": latency_figure(sc),
         "errors": errors_figure(sc),
         "distribution": distribution_figure(sc),
+        **capacity_figures(sc),
         **resource_figures(sc),
     }

@@ -15,10 +15,11 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from slokit.errors import UsageError
+from slokit.report._capacity import capacity_rows, capacity_summary
 from slokit.report._csv import history_csv, stats_csv
 from slokit.report._headline import headline, held_by, is_judged, verdict_result
 from slokit.report._html import render_html
-from slokit.report._soak import drift_rows, resource_rows
+from slokit.report._soak import drift_rows, generator_note, resource_rows, spike_lines
 from slokit.results import (
     RESULTS_FORMAT,
     RunResults,
@@ -164,8 +165,30 @@ def summary_markdown(results: RunResults) -> str:
     return "\n".join(lines)
 
 
+def _capacity_markdown(sc: ScenarioResults) -> list[str]:
+    if sc.capacity is None:
+        return []
+    lines = [f"- {_md(line)}" for line in capacity_summary(sc.capacity)]
+    lines += [
+        "",
+        "| offered | step | result | achieved | p95 | errors | dropped | generator | broke |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in capacity_rows(sc):
+        lines.append(
+            f"| {r.rate} | {r.phase} | {r.result} | {r.achieved} | {r.p95} | {r.errors} "
+            f"| {r.dropped} | {r.generator} | {_md(r.broke)} |"
+        )
+    return [*lines, ""]
+
+
 def _soak_markdown(sc: ScenarioResults) -> list[str]:
-    lines = []
+    saturated = generator_note(sc)
+    lines = [f"**Note:** {_md(saturated)}", ""] if saturated else []
+    spike = spike_lines(sc)
+    if spike:
+        lines += [f"- {_md(line)}" for line in spike] + [""]
+    lines += _capacity_markdown(sc)
     rows = resource_rows(sc)
     if rows:
         lines += [

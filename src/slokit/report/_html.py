@@ -19,10 +19,19 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from slokit import __version__
+from slokit.report._capacity import CapacityRow, capacity_rows, capacity_summary
+from slokit.report._capacity_charts import CAPACITY_CHART_TITLES
 from slokit.report._charts import FONT, plotly_config, scenario_figures
 from slokit.report._headline import headline, verdict_result
 from slokit.report._resource_charts import RESOURCE_CHART_TITLES
-from slokit.report._soak import DriftRow, ResourceRow, drift_rows, resource_rows
+from slokit.report._soak import (
+    DriftRow,
+    ResourceRow,
+    drift_rows,
+    generator_note,
+    resource_rows,
+    spike_lines,
+)
 from slokit.results import (
     RESULTS_FORMAT,
     RequestStats,
@@ -44,6 +53,7 @@ _CHART_TITLES = {
     "latency": "Latency percentiles",
     "errors": "Errors per second",
     "distribution": "Latency distribution",
+    **CAPACITY_CHART_TITLES,
     **RESOURCE_CHART_TITLES,
 }
 _LATENCY_KEYS = ("p50", "p90", "p95", "p99", "max")
@@ -67,6 +77,10 @@ class ScenarioView:
     charts: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     resources: list[ResourceRow] = field(default_factory=list)
     drift: list[DriftRow] = field(default_factory=list)
+    capacity: list[CapacityRow] = field(default_factory=list)
+    capacity_summary: list[str] = field(default_factory=list)
+    saturated: str | None = None
+    spike: list[str] = field(default_factory=list)
 
 
 def _when(value: datetime) -> str:
@@ -122,6 +136,10 @@ def _scenario_view(index: int, sc: ScenarioResults) -> ScenarioView:
         failure_kinds=_failure_kinds(sc),
         resources=resource_rows(sc),
         drift=drift_rows(sc),
+        capacity=capacity_rows(sc),
+        saturated=generator_note(sc),
+        spike=spike_lines(sc),
+        capacity_summary=capacity_summary(sc.capacity) if sc.capacity is not None else [],
     )
     for key, figure in scenario_figures(sc).items():
         view.charts.append((f"figure-{index}-{key}", _CHART_TITLES[key], figure))

@@ -7,7 +7,66 @@ from dataclasses import dataclass
 
 from slokit.results import ScenarioResults, format_ms, format_percent, format_resource
 
-__all__ = ["DriftRow", "ResourceRow", "drift_rows", "resource_rows"]
+__all__ = [
+    "DriftRow",
+    "ResourceRow",
+    "drift_rows",
+    "generator_note",
+    "resource_rows",
+    "spike_lines",
+]
+
+
+def spike_lines(sc: ScenarioResults) -> list[str]:
+    """A spike in words: when the load fell, how bad it got, how fast it recovered."""
+    spike = sc.spike
+    if spike is None:
+        return []
+
+    def level(value: float) -> str:
+        return f"{value:g} VUs" if spike.unit == "VUs" else f"{value:g}/s"
+
+    lines = [
+        f"spike: the load rose at {spike.rise_s:g}s to {level(spike.peak)} and fell back to "
+        f"{level(spike.low)} at {spike.drop_s:g}s"
+    ]
+    if spike.peak_p95_ms is not None:
+        base = (
+            f" (before the rise: {format_ms(spike.baseline_p95_ms)})"
+            if spike.baseline_p95_ms is not None
+            else ""
+        )
+        lines.append(
+            f"worst second: p95 {format_ms(spike.peak_p95_ms)}{base}, errors "
+            f"{format_percent(spike.peak_error_rate)}"
+        )
+    if not spike.rules:
+        lines.append("recovery not measured: no SLO or pNN/error_rate gate says what healthy is")
+    elif spike.recovered_after_s is None:
+        lines.append(
+            f"not recovered before the run ended ({', '.join(spike.failing_at_drop) or 'rules'} "
+            "failing)"
+        )
+    else:
+        lines.append(
+            f"recovered {spike.recovered_after_s:g}s after the load fell, healthy for "
+            f"{spike.hold_s:g}s after that (rules: {', '.join(spike.rules)})"
+        )
+    return lines
+
+
+def generator_note(sc: ScenarioResults) -> str | None:
+    """A warning when the load generator, not the target, was the bottleneck."""
+    if not sc.generator_saturated:
+        return None
+    if sc.generator_late is not None:
+        why = f"{sc.generator_late:.0%} of its arrivals started over 10 ms late"
+    else:
+        why = f"its busiest worker was {sc.generator_busy or 0:.0%} busy"
+    return (
+        f"the load generator was saturated ({why}): these figures are partly the "
+        "generator's limit; add workers with -w, or machines"
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from slokit.report._capacity import capacity_rows, capacity_summary
 from slokit.report._headline import headline, verdict_result
-from slokit.report._soak import drift_rows, resource_rows
+from slokit.report._soak import drift_rows, generator_note, resource_rows, spike_lines
 from slokit.results import (
     RequestStats,
     RunResults,
@@ -107,6 +108,34 @@ def _drift_line(sc: ScenarioResults) -> str | None:
     )
 
 
+def _capacity_table(sc: ScenarioResults) -> Table | None:
+    rows = capacity_rows(sc)
+    if not rows:
+        return None
+    table = Table(box=box.SIMPLE_HEAD, title="capacity search", title_justify="left")
+    headers = ("offered", "step", "result", "achieved", "p50", "p95", "p99", "errors")
+    for header in (*headers, "dropped", "late", "broke"):
+        table.add_column(
+            header, justify="left" if header in ("step", "result", "broke") else "right"
+        )
+    for r in rows:
+        mark = "[green]PASS[/]" if r.result == "PASS" else "[bold red]FAIL[/]"
+        table.add_row(
+            r.rate,
+            r.phase,
+            mark,
+            r.achieved,
+            r.p50,
+            r.p95,
+            r.p99,
+            r.errors,
+            r.dropped,
+            r.generator,
+            escape(r.broke),
+        )
+    return table
+
+
 def _verdict_table(sc: ScenarioResults) -> Table:
     table = Table(box=box.SIMPLE_HEAD, title="verdicts", title_justify="left")
     table.add_column("result")
@@ -128,6 +157,9 @@ def render_terminal(results: RunResults, console: Console) -> None:
         kinds = _failure_kinds(sc)
         if kinds:
             console.print(kinds, style="red")
+        saturated = generator_note(sc)
+        if saturated is not None:
+            console.print(f"[yellow]{escape(saturated)}[/]")
         resources = _resources_table(sc)
         if resources is not None:
             console.print(resources)
@@ -137,6 +169,13 @@ def render_terminal(results: RunResults, console: Console) -> None:
         drift = _drift_line(sc)
         if drift is not None:
             console.print(f"[dim]{escape(drift)}[/]")
+        for line in spike_lines(sc):
+            console.print(escape(line))
+        capacity = _capacity_table(sc)
+        if capacity is not None and sc.capacity is not None:
+            console.print(capacity)
+            for line in capacity_summary(sc.capacity):
+                console.print(f"  {escape(line)}")
         if sc.verdicts:
             console.print(_verdict_table(sc))
         if sc.not_exercised:

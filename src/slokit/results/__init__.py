@@ -7,6 +7,7 @@ exactly into :class:`ScenarioResults`, which :func:`evaluate` judges against the
 """
 
 from slokit.results._aggregate import Aggregator
+from slokit.results._capacity import CapacityResult, CapacityStep, Recovery
 from slokit.results._drift import Drift, DriftWindow, drift_of
 from slokit.results._format import (
     encodable_text,
@@ -16,31 +17,43 @@ from slokit.results._format import (
     format_percent,
     format_resource,
 )
+from slokit.results._health import Health, health_of
 from slokit.results._histogram import Histogram
 from slokit.results._model import (
+    BUSY_SHARE,
+    LATE_SHARE,
     RESULTS_FORMAT,
     RunResults,
     ScenarioResults,
     TimelinePoint,
     Verdict,
+    merge_stats,
 )
 from slokit.results._resources import ResourceSummary, ResourceTimeline
+from slokit.results._spike import Spike, measure_spike, spike_shape
 from slokit.results._stats import RequestStats, Snapshot
 from slokit.results._trends import Trend, knee, recovery_time, significant, theil_sen
 from slokit.results._verdicts import evaluate, gate_selects
 
 __all__ = [
     "Aggregator",
+    "BUSY_SHARE",
+    "CapacityResult",
+    "CapacityStep",
     "Drift",
     "DriftWindow",
+    "Health",
     "Histogram",
+    "LATE_SHARE",
     "RESULTS_FORMAT",
+    "Recovery",
     "RequestStats",
     "ResourceSummary",
     "ResourceTimeline",
     "RunResults",
     "ScenarioResults",
     "Snapshot",
+    "Spike",
     "TimelinePoint",
     "Trend",
     "Verdict",
@@ -53,8 +66,12 @@ __all__ = [
     "format_percent",
     "format_resource",
     "gate_selects",
+    "health_of",
     "knee",
+    "measure_spike",
+    "merge_stats",
     "recovery_time",
     "significant",
+    "spike_shape",
     "theil_sen",
 ]

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from slokit.results._capacity import CapacityResult
 from slokit.results._drift import Drift
 from slokit.results._format import encodable
 from slokit.results._resources import ResourceTimeline
+from slokit.results._spike import Spike
 from slokit.results._stats import RequestStats
 
 __all__ = ["RESULTS_FORMAT", "RunResults", "ScenarioResults", "TimelinePoint", "Verdict"]
@@ -192,6 +194,12 @@ def _parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+LATE_SHARE = 0.05
+"""Open model: this share of arrivals launched late means the generator fell behind."""
+BUSY_SHARE = 0.9
+"""Closed model: a worker this busy (share of its one core) set the pace itself."""
+
+
 @dataclass
 class ScenarioResults:
     """One scenario's measurements, warm-up excluded from ``requests``, and its verdicts."""
@@ -223,6 +231,17 @@ class ScenarioResults:
     """What the system under test used while this scenario ran (``resources:``)."""
     drift: Drift | None = None
     """The last fifth of the measured seconds against the first (None for short runs)."""
+    capacity: CapacityResult | None = None
+    """A capacity search's steps and answer (``executor: capacity`` only)."""
+    spike: Spike | None = None
+    """A ramping scenario whose load rose and fell back: its degradation and recovery."""
+    generator_busy: float | None = None
+    """The busiest worker's CPU over the load window, as a share of its one core: near 1.0
+    in a closed model the load generator, not the target, set the pace (None: not measured).
+    An open model's workers spin before each arrival, so there it is ``generator_late``."""
+    generator_late: float | None = None
+    """Open model: the share of arrivals launched over 10 ms behind their intended time. A
+    few percent or more: the generator could not keep the schedule."""
 
     def __post_init__(self) -> None:
         # Workers count a named check in a stats entry of its own; one that no request ever
@@ -235,6 +254,13 @@ class ScenarioResults:
         return merge_stats(
             "total", (s for second, s in self.seconds.items() if start <= second < end)
         )
+
+    @property
+    def generator_saturated(self) -> bool:
+        """The load generator, not (only) the target, set the pace of this scenario."""
+        if self.generator_late is not None:
+            return self.generator_late >= LATE_SHARE
+        return self.generator_busy is not None and self.generator_busy >= BUSY_SHARE
 
     @property
     def measured_s(self) -> float:
@@ -270,6 +296,12 @@ class ScenarioResults:
             },
             "resources": None if self.resources is None else self.resources.to_dict(self.warmup_s),
             "drift": None if self.drift is None else self.drift.to_dict(),
+            "capacity": None if self.capacity is None else self.capacity.to_dict(),
+            "spike": None if self.spike is None else self.spike.to_dict(),
+            "generator_busy": None
+            if self.generator_busy is None
+            else round(self.generator_busy, 3),
+            "generator_late": self.generator_late,
             "verdicts": [v.to_dict() for v in self.verdicts],
             "not_exercised": list(self.not_exercised),
             "notes": list(self.notes),
@@ -303,6 +335,10 @@ class ScenarioResults:
             checks=checks,
             resources=ResourceTimeline.from_dict(res) if (res := data.get("resources")) else None,
             drift=Drift.from_dict(found) if (found := data.get("drift")) else None,
+            capacity=CapacityResult.from_dict(cap) if (cap := data.get("capacity")) else None,
+            spike=Spike.from_dict(found_spike) if (found_spike := data.get("spike")) else None,
+            generator_busy=None if (busy := data.get("generator_busy")) is None else float(busy),
+            generator_late=None if (late := data.get("generator_late")) is None else float(late),
         )
 
 

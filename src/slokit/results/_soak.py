@@ -1,5 +1,5 @@
-"""Reading resource and drift gates: ``max(rss) < 512MiB``, ``rss_slope < 10MiB/h``,
-``p95_drift < 20%``.
+"""Reading resource, drift and capacity gates: ``max(rss) < 512MiB``, ``rss_slope < 10MiB/h``,
+``p95_drift < 20%``, ``capacity >= 400/s``.
 
 Each answer is either a reading (the observed value in the gate's unit, and how it reads) or
 the reason it cannot be judged: no ``resources:`` for this scenario, a source that never
@@ -11,12 +11,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from slokit.results._capacity import CapacityResult
 from slokit.results._drift import MIN_DRIFT_SECONDS, Drift
-from slokit.results._format import format_ms, format_percent, format_resource
+from slokit.results._format import format_count, format_ms, format_percent, format_resource
 from slokit.results._resources import MIN_TREND_SAMPLES, ResourceTimeline
+from slokit.results._spike import Spike
 from slokit.spec import Gate
 
-__all__ = ["NotJudged", "Reading", "read_drift_gate", "read_resource_gate"]
+__all__ = [
+    "NotJudged",
+    "Reading",
+    "Unmet",
+    "read_capacity_gate",
+    "read_drift_gate",
+    "read_resource_gate",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +36,13 @@ class Reading:
 
 @dataclass(frozen=True, slots=True)
 class NotJudged:
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unmet:
+    """Measured, and failed without a number: the target never recovered."""
+
     why: str
 
 
@@ -103,4 +119,57 @@ def read_drift_gate(gate: Gate, drift: Drift | None) -> Reading | NotJudged:
         change,
         f"{sign}{format_percent(change)}: {key} {format_ms(before)} -> {format_ms(after)} "
         f"(seconds {first.start_s}-{first.end_s} vs {last.start_s}-{last.end_s})",
+    )
+
+
+def _per_s(rate: float) -> str:
+    return f"{format_count(round(rate, 1))}/s"
+
+
+def read_capacity_gate(gate: Gate, capacity: CapacityResult | None) -> Reading | NotJudged:
+    if capacity is None:
+        return NotJudged("not a capacity search (executor: capacity)")
+    if capacity.limit == "none":
+        return NotJudged(f"the search did not finish: {capacity.limit_detail}")
+    if capacity.sustainable is None:
+        first = capacity.steps[0].rate if capacity.steps else 0.0
+        return Reading(
+            0.0,
+            f"no step held: the first ({_per_s(first)}) already broke on "
+            f"{', '.join(capacity.broke_first) or 'its verdicts'}",
+        )
+    text = f"sustained {_per_s(capacity.sustainable)}"
+    if capacity.breaking is not None:
+        text += f", broke at {_per_s(capacity.breaking)} on {', '.join(capacity.broke_first)}"
+    else:
+        text += " (the ceiling: nothing broke)"
+    if capacity.limit == "generator":
+        # The target's capacity is unknown above this: the verdict says so, not a number.
+        return NotJudged(f"{text}; {capacity.limit_detail}")
+    return Reading(capacity.sustainable, text)
+
+
+def read_recovery_gate(
+    gate: Gate, capacity: CapacityResult | None, spike: Spike | None
+) -> Reading | NotJudged | Unmet:
+    """``recovery < 30s``: after a spike's drop, or a capacity search's heaviest overload."""
+    if capacity is not None and capacity.recovery is not None:
+        r = capacity.recovery
+        after, hold, rules, window = r.recovered_after_s, r.hold_s, r.rules, r.duration_s
+        where = f"back at {format_count(round(r.rate, 1))}/s after the overload"
+    elif spike is not None:
+        after, hold, rules = spike.recovered_after_s, spike.hold_s, spike.rules
+        window = None
+        where = f"after the load fell back at {spike.drop_s:g}s"
+    else:
+        why = "no spike (stages that rise and fall back) and no capacity search with recovery:"
+        return NotJudged(why)
+    if not rules:
+        return NotJudged("no SLO and no whole-run pNN or error_rate gate says what healthy is")
+    if after is None:
+        within = f" within {window:g}s" if window is not None else " before the run ended"
+        return Unmet(f"did not recover{within} {where} ({', '.join(rules)} still failing)")
+    return Reading(
+        after,
+        f"healthy {after:g}s {where}, and for {hold:g}s after that ({', '.join(rules)})",
     )

@@ -29,12 +29,23 @@ from urllib.parse import urlsplit
 
 from slokit.results._format import format_count, format_ms, format_percent
 from slokit.results._model import ScenarioResults, Verdict, merge_stats
-from slokit.results._soak import NotJudged, read_drift_gate, read_resource_gate
+from slokit.results._soak import (
+    NotJudged,
+    Reading,
+    Unmet,
+    read_capacity_gate,
+    read_drift_gate,
+    read_recovery_gate,
+    read_resource_gate,
+)
 from slokit.results._stats import RequestStats
 from slokit.spec import SLO, Gate, Route, Scenario, Spec, format_duration
 from slokit.spec._gates import DRIFT_METRICS
 
 __all__ = ["CUSTOM_SLI", "evaluate", "gate_selects"]
+
+_WHOLE_RUN = frozenset({"capacity", "recovery"})
+"""Gates on what a whole run found, not on its requests."""
 
 _GATE_PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p99_9": 99.9}
 
@@ -224,12 +235,19 @@ def _sent(flow: dict[str, RequestStats]) -> str:
 
 
 def _judge_soak_gate(gate: Gate, sc: ScenarioResults, gated: bool, *, own: bool) -> Verdict:
+    reading: Reading | NotJudged | Unmet
     if gate.resource is not None:
         reading = read_resource_gate(gate, sc.resources, sc.warmup_s)
+    elif gate.metric == "capacity":
+        reading = read_capacity_gate(gate, sc.capacity)
+    elif gate.metric == "recovery":
+        reading = read_recovery_gate(gate, sc.capacity, sc.spike)
     else:
         reading = read_drift_gate(gate, sc.drift)
     passed, observed, judged = True, None, True
-    if isinstance(reading, NotJudged):
+    if isinstance(reading, Unmet):
+        passed, detail = False, f"cannot pass: {reading.why}"
+    elif isinstance(reading, NotJudged):
         # Measurable here but not measured (a source down, a run too short): reported as
         # such, never a silent pass. Only a scenario's own resource gate without any
         # resources: block fails (validate refuses that spec before it gets here).
@@ -263,7 +281,7 @@ def _judge_gate(
     flow: dict[str, RequestStats] | None = None,
     own: bool = False,
 ) -> Verdict:
-    if gate.resource is not None or gate.metric in DRIFT_METRICS:
+    if gate.resource is not None or gate.metric in DRIFT_METRICS or gate.metric in _WHOLE_RUN:
         return _judge_soak_gate(gate, sc, gated, own=own)
     selected = _select(gate, sc)
     observed: float | None
@@ -329,6 +347,15 @@ def evaluate(
     is not judged here. Any other gate naming a request that never ran fails, so neither a
     typo nor a step that was never reached can pass silently.
     """
+    if results.capacity is not None:
+        # A capacity search pushes the target until it breaks: its SLOs and gates judge each
+        # step (see CapacityResult.steps); the scenario itself is judged on its capacity.
+        own = scenario.gates if scenario is not None else []
+        return [
+            _judge_gate(g, results, gated, own=g in own)
+            for g in [*spec.gates, *own]
+            if g.metric in _WHOLE_RUN
+        ]
     overrides = scenario.slos if scenario is not None else {}
     verdicts = []
     for name, slo in spec.slos.items():

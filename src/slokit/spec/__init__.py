@@ -22,6 +22,7 @@ from slokit.spec._models import (
 from slokit.spec._resources import BUILTIN_RESOURCES, Resources
 from slokit.spec._route import Route
 from slokit.spec._scenarios import (
+    Capacity,
     ConstantArrivalRate,
     ConstantVUs,
     PerVUIterations,
@@ -49,6 +50,7 @@ from slokit.spec._units import (
 __all__ = [
     "Alerting",
     "BUILTIN_RESOURCES",
+    "Capacity",
     "Check",
     "ConstantArrivalRate",
     "ConstantVUs",

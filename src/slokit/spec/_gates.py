@@ -33,12 +33,15 @@ Metric = Literal[
     "p95_drift",
     "p99_drift",
     "error_rate_drift",
+    "capacity",
+    "recovery",
 ]
 Op = Literal["<", "<=", ">", ">=", "=="]
 Unit = Literal["s", "ratio", "per_second", "count", "bytes", "cores", "per_hour", "bytes_per_hour"]
 
 METRICS: tuple[str, ...] = get_args(Metric)
 LATENCY_METRICS = frozenset({"p50", "p90", "p95", "p99", "p99_9", "max", "mean"})
+DURATION_METRICS = LATENCY_METRICS | {"recovery"}
 DRIFT_METRICS = frozenset({"p50_drift", "p95_drift", "p99_drift", "error_rate_drift"})
 _ALIASES = {"p999": "p99_9", "p99.9": "p99_9"}
 # `rss_slope < 10MiB/h` is `slope(rss) < 10MiB/h`, the spelling runbooks use.
@@ -66,11 +69,11 @@ _GATE_RE = re.compile(
 
 def _threshold(metric: str, value: str) -> tuple[float, bool]:
     """The threshold in the metric's unit and whether it is a share; ValueError if bad."""
-    if metric in LATENCY_METRICS:
+    if metric in DURATION_METRICS:
         return parse_duration(value), False  # a bare number is refused: ms or s?
     if metric in ("error_rate", "checks"):
         return parse_percent(value), True
-    if metric == "rps":
+    if metric in ("rps", "capacity"):
         return parse_rate(value), False
     if value.strip().endswith("%"):
         return parse_percent(value), True
@@ -212,7 +215,8 @@ def _string_schema(schema: dict[str, Any]) -> None:
             "A gate: METRIC[(REQUEST)] OP VALUE. Metrics: "
             + ", ".join(METRICS)
             + ". Examples: 'p95(GET /api/orders) < 300ms', 'error_rate < 1%', 'rps >= 200', "
-            "'max(rss) < 512MiB', 'rss_slope < 10MiB/h', 'p95_drift < 20%'."
+            "'max(rss) < 512MiB', 'rss_slope < 10MiB/h', 'p95_drift < 20%', "
+            "'capacity >= 400/s', 'recovery < 30s'."
         ),
         examples=["p95 < 300ms", "error_rate < 1%", "rps >= 200/s", "dropped == 0"],
     )
@@ -255,11 +259,11 @@ class Gate(SpecModel):
             if self.metric == "slope":
                 return "bytes_per_hour" if kind == "bytes" else "per_hour"
             return "bytes" if kind == "bytes" else "cores" if kind == "cores" else "count"
-        if self.metric in LATENCY_METRICS:
+        if self.metric in DURATION_METRICS:
             return "s"
         if self.threshold_is_ratio:
             return "ratio"
-        return "per_second" if self.metric == "rps" else "count"
+        return "per_second" if self.metric in ("rps", "capacity") else "count"
 
     def compare(self, value: float) -> bool:
         """True when ``value`` (in the threshold's unit) passes the gate."""

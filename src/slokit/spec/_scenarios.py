@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Self, TypeVar
 
-from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema, field_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from slokit.errors import UsageError
 from slokit.spec._base import Headers, Issue, SpecModel, Url, integer, issue
@@ -22,10 +29,12 @@ from slokit.spec._units import (
 
 __all__ = [
     "EXECUTORS",
+    "MAX_CAPACITY_STEPS",
     "MAX_DURATION",
     "MAX_ITERATIONS",
     "MAX_RATE",
     "MAX_VUS",
+    "Capacity",
     "ConstantArrivalRate",
     "ConstantVUs",
     "PerVUIterations",
@@ -192,6 +201,8 @@ class RampingVUs(_ScenarioBase):
     executor: Literal["ramping-vus"] = "ramping-vus"
     start_vus: StageVUs = 0
     stages: list[VUStage] = Field(min_length=1)
+    recovery_hold: RunDuration = 5.0
+    """After a spike, how long p95 and errors must stay within the SLOs to count as recovered."""
 
     @property
     def duration(self) -> float:
@@ -248,6 +259,8 @@ class RampingArrivalRate(_ScenarioBase):
     start_rate: StageRate = 0.0
     stages: list[RateStage] = Field(min_length=1)
     max_vus: VUs = 100
+    recovery_hold: RunDuration = 5.0
+    """After a spike, how long p95 and errors must stay within the SLOs to count as recovered."""
 
     @property
     def duration(self) -> float:
@@ -256,6 +269,107 @@ class RampingArrivalRate(_ScenarioBase):
     def with_duration(self, seconds: float) -> Self:
         stages = _scale(self.stages, self.duration, _positive_seconds(seconds))
         return self.model_copy(update={"stages": stages})
+
+
+MAX_CAPACITY_STEPS = 100
+"""Steps a capacity search may plan: more is a step size typo (1/s from 1/s to 10000/s)."""
+
+
+def _factor(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"invalid factor {value!r}; expected a number such as 1.5")
+    if not 1.05 <= value <= 10:
+        raise ValueError(
+            f"factor {value:g} is out of range: each step multiplies the rate by 1.05 to 10"
+        )
+    return float(value)
+
+
+class Capacity(_ScenarioBase):
+    """Stress: open-model steps of rising arrival rate until the scenario breaks.
+
+    Each step runs ``settle`` + ``step_duration`` at one rate and is judged, after its settle
+    time, on the scenario's SLOs and gates (and dropped arrivals). The search stops at the
+    first failing step that ``confirm`` more steps confirm, or at ``max_rate``; ``refine``
+    bisects between the last passing and the first failing rate; ``recovery`` then runs at
+    ``start_rate`` to see whether, and how fast, the target comes back.
+    """
+
+    executor: Literal["capacity"] = "capacity"
+    start_rate: ArrivalRate
+    step: ArrivalRate | None = None
+    """Added to the rate each step (``50/s``); or give ``factor``."""
+    factor: Annotated[float | None, BeforeValidator(lambda v: v if v is None else _factor(v))] = (
+        None
+    )
+    """The rate is multiplied by this each step (``1.5``)."""
+    max_rate: ArrivalRate
+    step_duration: RunDuration = 20.0
+    settle: BoundedDuration = 5.0
+    """The start of each step left out of its verdicts: queues fill, pools grow."""
+    confirm: Annotated[int, BeforeValidator(integer(0, "confirm", 5, " (confirmation steps)"))] = 1
+    refine: Annotated[int, BeforeValidator(integer(0, "refine", 8, " (bisection steps)"))] = 0
+    recovery: BoundedDuration | None = None
+    """Seconds at ``start_rate`` after the search, to measure recovery (None: skip)."""
+    recovery_hold: RunDuration = 5.0
+    """How long p95 and errors must stay within the SLOs to count as recovered."""
+    max_vus: VUs = 1000
+
+    @classmethod
+    def _prepare(cls, data: dict[Any, Any]) -> tuple[dict[Any, Any], list[Issue]]:
+        data, issues = super()._prepare(data)
+        if (data.get("step") is None) == (data.get("factor") is None):
+            issues.append(
+                issue(
+                    (),
+                    "a capacity search needs exactly one of step (50/s: added each step) "
+                    "or factor (1.5: multiplied each step)",
+                    data,
+                )
+            )
+        return data, issues
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Self:
+        if self.max_rate <= self.start_rate:
+            raise ValueError(
+                f"max_rate ({self.max_rate:g}/s) must be above start_rate ({self.start_rate:g}/s)"
+            )
+        if self.settle >= self.step_duration:
+            raise ValueError(
+                f"settle ({format_duration(self.settle)}) must be shorter than step_duration "
+                f"({format_duration(self.step_duration)}): nothing of the step would be judged"
+            )
+        if (self.step is not None or self.factor is not None) and len(
+            self.rates()
+        ) > MAX_CAPACITY_STEPS:
+            raise ValueError(
+                f"this search plans {len(self.rates()):,} steps from {self.start_rate:g}/s to "
+                f"{self.max_rate:g}/s; at most {MAX_CAPACITY_STEPS}: take a bigger step or factor"
+            )
+        return self
+
+    def rates(self) -> list[float]:
+        """The rates of the rising steps, ``start_rate`` up to ``max_rate`` (always included)."""
+        rates: list[float] = []
+        rate = self.start_rate
+        while rate < self.max_rate - 1e-9 and len(rates) <= MAX_CAPACITY_STEPS:
+            rates.append(rate)
+            rate = rate + self.step if self.step is not None else rate * (self.factor or 2.0)
+        return [*rates, self.max_rate]
+
+    @property
+    def duration(self) -> float:
+        """The longest the search can take: every step, the bisection and the recovery."""
+        steps = len(self.rates()) + self.refine
+        return steps * (self.settle + self.step_duration) + (self.recovery or 0.0)
+
+    def with_duration(self, seconds: float) -> Self:
+        """``-d`` sets each step's length (the settle time is kept below it)."""
+        seconds = _positive_seconds(seconds)
+        return self.model_copy(
+            update={"step_duration": seconds, "settle": min(self.settle, seconds / 2)}
+        )
 
 
 def _scale(stages: list[_S], total: float, seconds: float) -> list[_S]:
@@ -269,7 +383,12 @@ def _scale(stages: list[_S], total: float, seconds: float) -> list[_S]:
 
 
 Scenario = Annotated[
-    ConstantVUs | RampingVUs | PerVUIterations | ConstantArrivalRate | RampingArrivalRate,
+    ConstantVUs
+    | RampingVUs
+    | PerVUIterations
+    | ConstantArrivalRate
+    | RampingArrivalRate
+    | Capacity,
     Field(discriminator="executor"),
 ]
 """One scenario; the ``executor`` key picks the model."""
@@ -280,4 +399,5 @@ EXECUTORS: tuple[str, ...] = (
     "per-vu-iterations",
     "constant-arrival-rate",
     "ramping-arrival-rate",
+    "capacity",
 )

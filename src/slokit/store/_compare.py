@@ -14,6 +14,7 @@ The wording never claims more than one run each can show:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -120,6 +121,8 @@ class MetricChange:
             return format_percent(value)
         if self.metric == "rps":
             return format_count(round(value, 1))
+        if self.metric == "capacity":
+            return f"{format_count(round(value, 1))}/s"
         return format_ms(value)
 
     def shown_change(self) -> str:
@@ -128,7 +131,7 @@ class MetricChange:
             return "-"
         if self.metric == "error_rate":
             return f"{self.change * 100:+.2f} pts"
-        if self.metric == "rps":
+        if self.metric in ("rps", "capacity"):
             absolute = f"{self.change:+,.1f}"
         else:
             absolute = ("+" if self.change >= 0 else "-") + format_ms(abs(self.change))
@@ -176,6 +179,8 @@ class Comparison:
     only_base: tuple[str, ...]
     """Request names only the base run made."""
     only_new: tuple[str, ...]
+    capacity: tuple[tuple[str, MetricChange], ...] = ()
+    """Per capacity scenario both runs searched: the sustainable rate, base -> new."""
 
     def request(self, name: str) -> RequestComparison:
         return next(r for r in self.requests if r.name == name)
@@ -185,6 +190,7 @@ class Comparison:
             "requests": [r.to_dict() for r in self.requests],
             "only_base": list(self.only_base),
             "only_new": list(self.only_new),
+            "capacity": {scenario: m.to_dict() for scenario, m in self.capacity},
         }
 
 
@@ -254,6 +260,22 @@ def compare_requests(
     )
 
 
+def _capacities(base: RunResults, new: RunResults) -> tuple[tuple[str, MetricChange], ...]:
+    found = {sc.name: sc.capacity for sc in base.scenarios if sc.capacity is not None}
+    rows = []
+    for sc in new.scenarios:
+        before = found.get(sc.name)
+        if sc.capacity is None or before is None:
+            continue
+        b, n = before.sustainable, sc.capacity.sustainable
+        change, relative = _difference(b, n)
+        reading = _changed(relative) if n is not None else "no step held in the new run"
+        rows.append((sc.name, MetricChange("capacity", b, n, change, relative, reading)))
+    return tuple(rows)
+
+
 def compare(base: RunResults, new: RunResults) -> Comparison:
-    """Whole runs (every scenario merged per request name), ``new`` against ``base``."""
-    return compare_requests(base.requests, base.measured_s, new.requests, new.measured_s)
+    """Whole runs (every scenario merged per request name), ``new`` against ``base``; and
+    the sustainable rate of each capacity search both made."""
+    requests = compare_requests(base.requests, base.measured_s, new.requests, new.measured_s)
+    return dataclasses.replace(requests, capacity=_capacities(base, new))

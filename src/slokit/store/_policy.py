@@ -2,7 +2,8 @@
 
 **Regressions** (``--max-regression p95=10%,rps=5%``): per scenario, for every request name
 both runs made (and their total, when there are several), the new run may be at most 10 %
-slower at p95 than the baseline and have at most 5 % fewer requests per second. Latency
+slower at p95 than the baseline and have at most 5 % fewer requests per second; a capacity
+search's sustainable rate may drop by at most ``capacity=10%``. Latency
 percentiles and req/s are relative to the baseline; ``error_rate=1%`` (or ``1pp``) is in
 percentage points, because a baseline without errors would make any relative change
 infinite. Each limit becomes a gate verdict such as ``regression p95(GET /x) <= +10% vs run
@@ -42,7 +43,7 @@ __all__ = [
     "regression_verdicts",
 ]
 
-REGRESSION_METRICS = ("p50", "p90", "p95", "p99", "error_rate", "rps")
+REGRESSION_METRICS = ("p50", "p90", "p95", "p99", "error_rate", "rps", "capacity")
 _LIMIT = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(%|pp)\s*")
 _VS_RUN = re.compile(r" vs run \d+$")
 
@@ -207,16 +208,39 @@ def regression_verdicts(
         pairs = [(f"({n})", base_http[n], r) for n, r in new_http.items() if n in base_http]
         if len(new_http) > 1 and base_http:
             pairs.append(("", _http_total(base_http), _http_total(new_http)))
+        if "capacity" in limits.limits:
+            capacity = _capacity_verdict(base_sc, sc, limits.limits["capacity"], baseline_id)
+            if capacity is not None:
+                verdicts.append(capacity)
         seconds = (base_sc.measured_s, sc.measured_s)
         for label, base, new in pairs:
             for metric in REGRESSION_METRICS:
-                if metric in limits.limits:
+                if metric in limits.limits and metric != "capacity":
                     verdict = _judge(
                         metric, limits.limits[metric], label, base, new, seconds, sc, baseline_id
                     )
                     if verdict is not None:
                         verdicts.append(verdict)
     return verdicts
+
+
+def _capacity_verdict(
+    base: ScenarioResults, new: ScenarioResults, limit: float, run: int
+) -> Verdict | None:
+    if base.capacity is None or new.capacity is None or base.capacity.sustainable is None:
+        return None
+    name = f"regression capacity >= -{_pct(limit)}% vs run {run}"
+    b = base.capacity.sustainable
+    n = new.capacity.sustainable
+    if n is None:
+        detail = f"sustained {format_count(round(b, 1))}/s in run {run}; now no step held"
+        return _verdict(new, name, -1.0, False, op=">=", threshold=-limit, detail=detail)
+    rel = n / b - 1.0
+    detail = (
+        f"sustained {format_count(round(b, 1))}/s in run {run} -> "
+        f"{format_count(round(n, 1))}/s now ({rel:+.1%})"
+    )
+    return _verdict(new, name, rel, rel >= -limit, op=">=", threshold=-limit, detail=detail)
 
 
 def _key(scenario: str, name: str) -> tuple[str, str]:
