@@ -1,8 +1,8 @@
 """Sampler leg: what sampling the target (resources:) costs the load generator.
 
 slokit drives nginx as in the throughput leg, in alternating rounds without and with a
-``resources:`` block that samples the nginx process tree every second (and every 250 ms). The
-ratio of the median throughputs is the sampler's cost; the bar is 0.99 (less than 1 %).
+``resources:`` block that samples the nginx process tree every second. The ratio of the
+median throughputs is the sampler's cost; the bar is 0.99 (less than 1 %).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def _spec(workdir: Path, label: str, interval: str | None) -> Path:
 def sampler_leg(
     seconds: float, rounds: int, cores: Cores, workdir: Path
 ) -> dict[str, list[float | None]]:
-    legs = {"off": None, "1s": "1s", "250ms": "250ms"}
+    legs = {"off": None, "1s": "1s"}
     rps: dict[str, list[float | None]] = {name: [] for name in legs}
     workdir = workdir / "sampler"  # its own nginx prefix: the throughput leg has one too
     workdir.mkdir()

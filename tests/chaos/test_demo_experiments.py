@@ -1,30 +1,55 @@
 """The bar: the bundled demo experiments run end to end and their journals are right.
 
 ``slokit demo --chaos NAME`` starts the provider, ``slokit proxy`` and the demo, runs the
-experiment against them and writes journal.json. Each takes about 35 s.
+experiment against them and writes journal.json. Each takes about 35 s; the three run side by
+side (every process of each on its own free ports).
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import os
+import subprocess
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests._support import run_slokit
+from tests._support import slokit_cmd
+
+EXPERIMENTS = ("provider-latency", "provider-cutoff", "quotes-503")
+Done = tuple[int, dict[str, Any], str]
 
 
-def _run(name: str, out: Path) -> tuple[int, dict[str, Any], str]:
-    done = run_slokit("demo", "--chaos", name, "-o", str(out), timeout=150)
-    journal_path = out / "journal.json"
-    assert journal_path.exists(), done.stderr
-    journal: dict[str, Any] = json.loads(journal_path.read_text())
-    return done.returncode, journal, done.stdout
+@pytest.fixture(scope="module")
+def experiments(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Done]]:
+    base = tmp_path_factory.mktemp("chaos-demo")
+    env = {**os.environ, "COLUMNS": "160", "NO_COLOR": "1"}
+    procs: dict[str, subprocess.Popen[str]] = {}
+    try:
+        for name in EXPERIMENTS:
+            cmd = slokit_cmd("demo", "--chaos", name, "-o", str(base / name))
+            procs[name] = subprocess.Popen(
+                cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+            )
+        done: dict[str, Done] = {}
+        for name, proc in procs.items():
+            stdout, stderr = proc.communicate(timeout=150)
+            journal_path = base / name / "journal.json"
+            assert journal_path.exists(), stderr
+            done[name] = (proc.returncode, json.loads(journal_path.read_text()), stdout)
+        yield done
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
 
 
-def test_latency_on_the_provider_is_absorbed_by_the_breaker(tmp_path: Path) -> None:
-    code, journal, stdout = _run("provider-latency", tmp_path)
+def test_latency_on_the_provider_is_absorbed_by_the_breaker(
+    experiments: dict[str, Done],
+) -> None:
+    code, journal, stdout = experiments["provider-latency"]
     assert journal["status"] == "held", journal["reasons"]
     assert code == 0
     timings = journal["timings"]
@@ -39,8 +64,10 @@ def test_latency_on_the_provider_is_absorbed_by_the_breaker(tmp_path: Path) -> N
     assert "HYPOTHESIS HELD" in stdout
 
 
-def test_cutting_the_provider_off_is_detected_and_recovered_from(tmp_path: Path) -> None:
-    code, journal, _ = _run("provider-cutoff", tmp_path)
+def test_cutting_the_provider_off_is_detected_and_recovered_from(
+    experiments: dict[str, Done],
+) -> None:
+    code, journal, _ = experiments["provider-cutoff"]
     timings = journal["timings"]
     assert timings["t_detect"] is not None, journal
     assert timings["t_detect"] > 0
@@ -57,8 +84,8 @@ def test_cutting_the_provider_off_is_detected_and_recovered_from(tmp_path: Path)
     assert code == 0
 
 
-def test_injected_503s_make_the_hypothesis_deviate(tmp_path: Path) -> None:
-    code, journal, stdout = _run("quotes-503", tmp_path)
+def test_injected_503s_make_the_hypothesis_deviate(experiments: dict[str, Done]) -> None:
+    code, journal, stdout = experiments["quotes-503"]
     assert journal["status"] == "deviated"
     assert code == 1
     slos = {s["name"]: s for s in journal["slos"]}

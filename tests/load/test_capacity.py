@@ -58,7 +58,7 @@ def searches(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, An
             base / "full.yaml",
             plain.url,
             """
-            start_rate: 50/s
+            start_rate: 100/s
             factor: 1.5
             max_rate: 1000/s
             confirm: 1
@@ -106,7 +106,7 @@ def test_the_search_finds_a_known_capacity_within_15_percent(
     steps = capacity["steps"]
     phases = [s["phase"] for s in steps]
     assert phases.count("refine") == 2
-    assert [s["rate"] for s in steps if s["phase"] == "search"][:3] == [50.0, 75.0, 112.5]
+    assert [s["rate"] for s in steps if s["phase"] == "search"][:3] == [100.0, 150.0, 225.0]
     # Above its capacity the target answers no faster than it can: achieved stays near 200/s.
     overloaded = [s for s in steps if s["rate"] > 1.2 * KNOWN]
     assert overloaded
