@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import concurrent.futures
 import threading
 import time
 from collections.abc import Coroutine
@@ -84,6 +85,7 @@ class SharedBreakers:
         self._seen: dict[str, str] = {}
         self._errors: dict[str, int] = {}
         self._applying = threading.local()
+        self._pending: set[concurrent.futures.Future[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._thread: threading.Thread | None = None
@@ -118,6 +120,11 @@ class SharedBreakers:
         done.wait(wait)
 
     def close(self) -> None:
+        # A breaker that opened just before shutdown must still tell the other processes:
+        # writes already submitted get up to one Redis timeout to land.
+        pending = [f for f in list(self._pending) if not f.done()]
+        if pending:
+            concurrent.futures.wait(pending, timeout=self._timeout)
         self._stopped.set()
         loop, thread, task = self._loop, self._thread, self._task
         if loop is not None and task is not None and thread is not None and thread.is_alive():
@@ -168,9 +175,12 @@ class SharedBreakers:
             coro.close()
             return
         try:
-            asyncio.run_coroutine_threadsafe(coro, loop)
+            future = asyncio.run_coroutine_threadsafe(coro, loop)
         except RuntimeError:  # the loop has just closed
             coro.close()
+            return
+        self._pending.add(future)
+        future.add_done_callback(self._pending.discard)
 
     def _failed(self, name: str, exc: Exception) -> None:
         self._errors[name] = self._errors.get(name, 0) + 1
