@@ -12,6 +12,7 @@ from slokit.errors import TransportError, UsageError
 from slokit.load._http import HttpClient, PreparedRequest, Response
 from slokit.load._jsonpath import MISSING, compile_path, lookup
 from slokit.load._naming import request_name
+from slokit.load._streaming import DEFAULT_IDLE, EventCheck, StreamPlan, hold_sse, hold_ws
 from slokit.load._template import has_placeholders, render, render_value
 from slokit.load._vu import VU, IterationAborted
 from slokit.spec import Check, Route, Step
@@ -20,7 +21,7 @@ __all__ = ["CompiledCheck", "CompiledStep", "compile_flow", "join_url", "run_flo
 
 
 def join_url(target: str | None, path: str) -> str:
-    if path.startswith(("http://", "https://")):
+    if path.startswith(("http://", "https://", "ws://", "wss://")):
         return path
     if not target:
         raise UsageError(
@@ -79,6 +80,8 @@ class CompiledStep:
     headers: dict[str, str]
     body: Any
     is_json: bool
+    stream: StreamPlan | None = None
+    open_method: str = "GET"
 
     def request_for(
         self, client: HttpClient, row: Mapping[str, str]
@@ -100,6 +103,40 @@ def _encode(body: Any, row: Mapping[str, str], is_json: bool) -> bytes | None:
     return render(str(body), row).encode()
 
 
+def _event_check(check: Check) -> EventCheck:
+    if check.event is not None:
+        return EventCheck(event=check.event)
+    if check.body_contains is not None:
+        return EventCheck(contains=check.body_contains)
+    assert check.json_path is not None
+    equals = check.equals if "equals" in check.model_fields_set else MISSING
+    exists = check.exists if check.exists is not None or equals is not MISSING else True
+    return EventCheck(path=compile_path(check.json_path), equals=equals, exists=exists)
+
+
+def _plan(step: Step, name: str, path: str) -> StreamPlan:
+    kind = step.stream
+    assert kind is not None
+    ok = frozenset(step.status) if step.status else frozenset({200} if kind == "sse" else {101})
+    sends: list[str | bytes] = [
+        m if isinstance(m, str) else json.dumps(m, separators=(",", ":")) for m in step.send
+    ]
+    return StreamPlan(
+        kind=kind,
+        name=name,
+        path=path,
+        hold=step.hold,
+        events=step.events,
+        until=_event_check(step.until) if step.until is not None else None,
+        checks=tuple(_event_check(c) for c in step.checks),
+        reconnect=step.reconnect,
+        retry=step.retry,
+        idle=step.idle_timeout or DEFAULT_IDLE,
+        ok_status=ok,
+        send=tuple(sends),
+    )
+
+
 def compile_flow(
     steps: Sequence[Step],
     *,
@@ -116,18 +153,20 @@ def compile_flow(
         if is_json and not any(k.lower() == "content-type" for k in step_headers):
             step_headers["Content-Type"] = "application/json"
         url = join_url(target, step.path)
+        method = step.open_method if step.stream == "sse" else step.method
         dynamic = (
             has_placeholders(step.path)
             or has_placeholders(step_headers)
             or (has_placeholders(body))
         )
         prepared = None
-        if not dynamic:
-            prepared = client.prepare(step.method, url, step_headers, _encode(body, {}, is_json))
+        if not dynamic and step.stream != "ws":
+            prepared = client.prepare(method, url, step_headers, _encode(body, {}, is_json))
         path = step.path.split("?", 1)[0]
+        name = request_name(step.name, step.method, path, routes)
         compiled.append(
             CompiledStep(
-                name=request_name(step.name, step.method, path, routes),
+                name=name,
                 method=step.method,
                 path=path,
                 ok_status=frozenset(step.status) if step.status is not None else None,
@@ -138,9 +177,33 @@ def compile_flow(
                 headers=step_headers,
                 body=body,
                 is_json=is_json,
+                stream=_plan(step, name, path) if step.stream is not None else None,
+                open_method=method,
             )
         )
     return compiled
+
+
+async def _hold(step: CompiledStep, vu: VU) -> None:
+    plan = step.stream
+    assert plan is not None
+    client, row = vu.client, vu.row
+    if plan.kind == "ws":
+        url = render(step.url, row)
+        headers = {k: render(v, row) for k, v in step.headers.items()}
+        await hold_ws(plan, vu, url, headers)
+        return
+    first = step.prepared
+
+    def request(extra: Mapping[str, str]) -> PreparedRequest:
+        if first is not None and not extra:
+            return first
+        url = render(step.url, row)
+        headers = {**{k: render(v, row) for k, v in step.headers.items()}, **extra}
+        body = _encode(step.body, row, step.is_json)
+        return client.prepare(step.open_method, url, headers, body)
+
+    await hold_sse(plan, vu, request)
 
 
 async def run_flow(steps: Sequence[CompiledStep], vu: VU) -> None:
@@ -153,6 +216,11 @@ async def run_flow(steps: Sequence[CompiledStep], vu: VU) -> None:
     recorder = vu.recorder
     timeout = vu.timeout
     for step in steps:
+        if step.stream is not None:
+            await _hold(step, vu)
+            if step.think > 0:
+                await asyncio.sleep(step.think)
+            continue
         prepared = step.prepared
         if prepared is None:
             prepared, path = step.request_for(client, vu.row)

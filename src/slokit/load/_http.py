@@ -16,12 +16,13 @@ import ssl
 from collections.abc import Mapping
 from time import perf_counter
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from slokit import __version__
 from slokit.errors import ConnectError, ProtocolError, UsageError
 from slokit.load._pool import HostPool
 from slokit.load._protocol import Response, StaleConnection
+from slokit.load._stream import SSEConnection, WSConnectionProtocol
 from slokit.load._url import Origin, join_location, split_url
 
 __all__ = ["HttpClient", "PreparedRequest", "Response"]
@@ -35,6 +36,16 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # the connection, so they are replaced by the one we compute.
 _FRAMING = frozenset({"content-length", "transfer-encoding", "host", "connection"})
 _UNSET: Any = object()
+S = TypeVar("S", SSEConnection, WSConnectionProtocol)
+
+
+def _http_url(url: str) -> str:
+    """A WebSocket URL as the HTTP URL its handshake goes to (ws → http, wss → https)."""
+    if url.startswith("ws://"):
+        return "http://" + url[5:]
+    if url.startswith("wss://"):
+        return "https://" + url[6:]
+    return url
 
 
 class PreparedRequest:
@@ -140,6 +151,7 @@ class HttpClient:
         self._pools: dict[str, HostPool] = {}
         self._closed = False
         self._opened_before_close = 0
+        self._streams: set[SSEConnection | WSConnectionProtocol] = set()
 
     # -- building requests ---------------------------------------------------------------
 
@@ -309,6 +321,66 @@ class HttpClient:
         except UsageError as exc:
             raise ProtocolError(f"cannot follow redirect to {location!r}: {exc}") from None
 
+    # -- streams -------------------------------------------------------------------------
+
+    async def open_sse(self, prepared: PreparedRequest, timeout: float) -> SSEConnection:
+        """Send ``prepared`` on a connection of its own and return once the response head
+        is in; the body is then read with :meth:`SSEConnection.read`. Raises ConnectError,
+        RequestTimeout or ProtocolError like :meth:`send`."""
+        deadline = perf_counter() + timeout
+        conn = await self._open_stream(prepared.origin, deadline, timeout, SSEConnection)
+        try:
+            conn.send(prepared.raw)
+            await conn.head(max(0.0, deadline - perf_counter()))
+        except BaseException:
+            conn.close()
+            self._streams.discard(conn)
+            raise
+        return conn
+
+    async def open_ws(
+        self, url: str, headers: Mapping[str, str] | None, timeout: float
+    ) -> WSConnectionProtocol:
+        """Open a WebSocket (``ws://``, ``wss://``, or ``http(s)://`` meaning the same)
+        and return once the server accepted or refused it (see ``status``)."""
+        origin, target = split_url(_http_url(url))
+        extra: list[tuple[str, str]] = []
+        host = origin.host_header
+        for name, value in (headers or {}).items():
+            if not _TOKEN.fullmatch(name):
+                raise UsageError(f"invalid header name {name!r}")
+            if name.lower() == "host":
+                host = str(value)
+            elif name.lower() not in _FRAMING:
+                extra.append((name, str(value)))
+        if not any(k.lower() == "user-agent" for k, _ in extra):
+            extra.append(("User-Agent", USER_AGENT))
+        deadline = perf_counter() + timeout
+        conn = await self._open_stream(origin, deadline, timeout, WSConnectionProtocol)
+        try:
+            conn.open(host, target, extra)
+            await conn.head(max(0.0, deadline - perf_counter()))
+        except BaseException:
+            conn.close()
+            self._streams.discard(conn)
+            raise
+        return conn
+
+    async def _open_stream(
+        self, origin: Origin, deadline: float, timeout: float, factory: type[S]
+    ) -> S:
+        pool = self._pools.get(origin.key) or self._pool_for(origin)
+        conn = await pool.connect(asyncio.get_running_loop(), deadline, timeout, factory)
+        if self._closed:
+            conn.close()
+            raise ConnectError(f"cannot connect to {origin.label}: the client was closed")
+        self._streams.add(conn)
+        return conn
+
+    def stream_closed(self, conn: SSEConnection | WSConnectionProtocol) -> None:
+        """A stream is over: the client stops tracking it (it closes any still open)."""
+        self._streams.discard(conn)
+
     # -- pools ---------------------------------------------------------------------------
 
     def _pool_for(self, origin: Origin) -> HostPool:
@@ -337,6 +409,9 @@ class HttpClient:
         if self._closed:
             return
         self._closed = True
+        for stream in list(self._streams):
+            stream.close()
+        self._streams.clear()
         pools = list(self._pools.values())
         self._opened_before_close += sum(p.opened for p in pools)
         self._pools.clear()

@@ -13,13 +13,17 @@ import os
 import socket
 import ssl
 from collections import deque
+from collections.abc import Callable
 from time import perf_counter
+from typing import TypeVar
 
 from slokit.errors import ConnectError, ProtocolError, RequestTimeout
 from slokit.load._protocol import Connection
 from slokit.load._url import Origin
 
 __all__ = ["HostPool"]
+
+P = TypeVar("P", bound=asyncio.Protocol)
 
 DNS_TTL = 60.0
 """Seconds a resolved address list is reused: a load test may open many connections."""
@@ -189,6 +193,17 @@ class HostPool:
     async def _connect(
         self, loop: asyncio.AbstractEventLoop, deadline: float, timeout: float
     ) -> Connection:
+        return await self.connect(loop, deadline, timeout, Connection)
+
+    async def connect(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        deadline: float,
+        timeout: float,
+        factory: Callable[[asyncio.AbstractEventLoop, str], P],
+    ) -> P:
+        """A new connection outside the pool's slots, made by ``factory(loop, label)``: a
+        stream holds its connection for as long as it lives, never hands it back."""
         origin = self.origin
         label = origin.label
         tls = self._ssl if origin.tls else None
@@ -197,7 +212,7 @@ class HostPool:
                 addrs = await self._resolve(loop)
                 error: OSError | None = None
                 for i, addr in enumerate(addrs):
-                    conn = Connection(loop, label)
+                    conn = factory(loop, label)
                     try:
                         await loop.create_connection(
                             lambda conn=conn: conn,

@@ -8,7 +8,9 @@ holding more than one second of histograms.
 
 from __future__ import annotations
 
-from slokit.results import RequestStats
+from typing import Protocol
+
+from slokit.results import RequestStats, StreamStats
 
 __all__ = ["Recorder", "failure_kind"]
 
@@ -27,11 +29,20 @@ def failure_kind(status: int, ok_status: frozenset[int] | None) -> str | None:
     return "status"
 
 
+class Held(Protocol):
+    """A stream being held: it counts its time into the second being shipped."""
+
+    def flush(self, now: float) -> None: ...
+
+
 class Recorder:
-    __slots__ = ("_current", "dropped", "exceptions", "first_exception")
+    __slots__ = ("_current", "_streams", "dropped", "exceptions", "first_exception", "held")
 
     def __init__(self) -> None:
         self._current: dict[str, RequestStats] = {}
+        self._streams: dict[str, StreamStats] = {}
+        self.held: set[Held] = set()
+        """Streams held right now (their uptime is counted up to each shipped second)."""
         self.dropped = 0
         self.exceptions = 0
         self.first_exception: str | None = None
@@ -100,8 +111,21 @@ class Recorder:
         stats.count += 1
         stats.failures["exception"] = stats.failures.get("exception", 0) + 1
 
+    def stream(self, name: str, kind: str, path: str) -> StreamStats:
+        stats = self._streams.get(name)
+        if stats is None:
+            stats = self._streams[name] = StreamStats(name, kind, path)
+        return stats
+
     def take(self) -> dict[str, RequestStats]:
         """Hand over this interval's stats and start a fresh interval."""
         current, self._current = self._current, {}
         self.dropped = 0
         return current
+
+    def take_streams(self, now: float) -> dict[str, StreamStats]:
+        """Hand over this interval's stream stats, held time counted up to ``now``."""
+        for held in list(self.held):
+            held.flush(now)
+        streams, self._streams = self._streams, {}
+        return streams

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from slokit.errors import TransportError
 from slokit.load._http import HttpClient, PreparedRequest, Response
 from slokit.load._recorder import Recorder
@@ -21,9 +23,18 @@ class VU:
     stalled server is never hidden (no coordinated omission). It is consumed by that request.
     """
 
-    __slots__ = ("client", "id", "intended", "iteration", "recorder", "row", "timeout")
+    __slots__ = ("client", "deadline", "id", "intended", "iteration", "recorder", "row", "timeout")
 
-    def __init__(self, vu_id: int, client: HttpClient, recorder: Recorder, timeout: float) -> None:
+    def __init__(
+        self,
+        vu_id: int,
+        client: HttpClient,
+        recorder: Recorder,
+        timeout: float,
+        deadline: float = math.inf,
+    ) -> None:
+        self.deadline = deadline
+        """perf_counter() value when the scenario ends: no stream is held past it."""
         self.id = vu_id
         self.client = client
         self.recorder = recorder

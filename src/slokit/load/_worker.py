@@ -140,7 +140,7 @@ async def _main(
         deadline=t0 + sc.duration,
         grace=min(sc.timeout, 30.0),
         recorder=recorder,
-        make_vu=lambda j: VU(j, client, recorder, sc.timeout),
+        make_vu=lambda j: VU(j, client, recorder, sc.timeout, t0 + sc.duration),
         iterate=iterate,
         feed=feed,
         drop_name=drop_name,
@@ -175,7 +175,9 @@ def _ship(
     first = recorder.first_exception
     dropped = recorder.dropped
     requests = recorder.take()
+    streams = recorder.take_streams(time.perf_counter())
     snap = Snapshot(
+        streams=streams,
         worker=args.worker,
         second=second,
         warmup=second < args.warmup_seconds,

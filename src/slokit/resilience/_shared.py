@@ -17,8 +17,8 @@ breaker goes on with its local state, the error is counted per breaker (the
 from __future__ import annotations
 
 import asyncio
-import logging
 import concurrent.futures
+import logging
 import threading
 import time
 from collections.abc import Coroutine

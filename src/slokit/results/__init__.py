@@ -32,6 +32,7 @@ from slokit.results._model import (
 from slokit.results._resources import ResourceSummary, ResourceTimeline
 from slokit.results._spike import Spike, measure_spike, spike_shape
 from slokit.results._stats import RequestStats, Snapshot
+from slokit.results._streams import STREAM_ERRORS, STREAM_MEASURES, StreamStats
 from slokit.results._trends import Trend, knee, recovery_time, significant, theil_sen
 from slokit.results._verdicts import evaluate, gate_selects
 
@@ -54,6 +55,9 @@ __all__ = [
     "ScenarioResults",
     "Snapshot",
     "Spike",
+    "STREAM_ERRORS",
+    "STREAM_MEASURES",
+    "StreamStats",
     "TimelinePoint",
     "Trend",
     "Verdict",

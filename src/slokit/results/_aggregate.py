@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from slokit.results._model import ScenarioResults, TimelinePoint
 from slokit.results._stats import RequestStats, Snapshot
+from slokit.results._streams import StreamStats
 
 __all__ = ["Aggregator"]
 
@@ -26,6 +27,7 @@ class Aggregator:
         self._seconds: dict[int, RequestStats] = {}
         self._warmup: dict[int, bool] = {}
         self._vus: dict[int, int] = {}
+        self._streams: dict[str, StreamStats] = {}
 
     def add(self, snap: Snapshot) -> None:
         second = self._seconds.get(snap.second)
@@ -42,6 +44,14 @@ class Aggregator:
                 self._requests[name] = stats.copy()
             else:
                 mine.merge(stats)
+        if snap.warmup:
+            return
+        for name, stream in snap.streams.items():
+            found = self._streams.get(name)
+            if found is None:
+                self._streams[name] = stream.copy()
+            else:
+                found.merge(stream)
 
     def finish(
         self, duration_s: float, partial: bool = False, abort_reason: str | None = None
@@ -62,4 +72,5 @@ class Aggregator:
             abort_reason=abort_reason,
             started=datetime.now(UTC),
             seconds=dict(self._seconds),
+            streams=dict(self._streams),
         )

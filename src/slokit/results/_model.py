@@ -19,6 +19,7 @@ from slokit.results._format import encodable
 from slokit.results._resources import ResourceTimeline
 from slokit.results._spike import Spike
 from slokit.results._stats import RequestStats
+from slokit.results._streams import StreamStats
 
 __all__ = ["RESULTS_FORMAT", "RunResults", "ScenarioResults", "TimelinePoint", "Verdict"]
 
@@ -243,6 +244,9 @@ class ScenarioResults:
     """Open model: the share of arrivals launched over 10 ms behind their intended time. A
     few percent or more: the generator could not keep the schedule."""
 
+    streams: dict[str, StreamStats] = field(default_factory=dict)
+    """SSE and WebSocket streams by name (their opening requests are in ``requests``)."""
+
     def __post_init__(self) -> None:
         # Workers count a named check in a stats entry of its own; one that no request ever
         # used is moved here, so it never shows as a request that ran 0 times.
@@ -307,6 +311,8 @@ class ScenarioResults:
             "notes": list(self.notes),
             "timeline": [p.to_dict() for p in self.timeline],
             "histograms": {n: s.to_dict() for n, s in self.requests.items()},
+            "streams": {n: s.summary(seconds) for n, s in self.streams.items()},
+            "stream_histograms": {n: s.to_dict() for n, s in self.streams.items()},
         }
 
     @classmethod
@@ -339,6 +345,9 @@ class ScenarioResults:
             spike=Spike.from_dict(found_spike) if (found_spike := data.get("spike")) else None,
             generator_busy=None if (busy := data.get("generator_busy")) is None else float(busy),
             generator_late=None if (late := data.get("generator_late")) is None else float(late),
+            streams={
+                n: StreamStats.from_dict(d) for n, d in data.get("stream_histograms", {}).items()
+            },
         )
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slokit.results._histogram import Histogram
+
+if TYPE_CHECKING:
+    from slokit.results._streams import StreamStats
 
 __all__ = ["NO_RESPONSE", "UNAVAILABLE", "RequestStats", "Snapshot"]
 
@@ -169,9 +172,11 @@ class Snapshot:
     vus: int = 0
     """VUs busy at the end of the second."""
     dropped: int = 0
+    streams: dict[str, StreamStats] = field(default_factory=dict)
+    """SSE/WebSocket measurements by stream name (:class:`~slokit.results.StreamStats`)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "worker": self.worker,
             "second": self.second,
             "warmup": self.warmup,
@@ -179,11 +184,18 @@ class Snapshot:
             "dropped": self.dropped,
             "requests": [s.to_dict() for s in self.requests.values()],
         }
+        if self.streams:
+            data["streams"] = [s.to_dict() for s in self.streams.values()]
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Snapshot:
+        from slokit.results._streams import StreamStats  # it imports this module
+
         requests = [RequestStats.from_dict(r) for r in data.get("requests", [])]
+        streams = [StreamStats.from_dict(r) for r in data.get("streams", [])]
         return cls(
+            streams={s.name: s for s in streams},
             worker=int(data["worker"]),
             second=int(data["second"]),
             warmup=bool(data["warmup"]),

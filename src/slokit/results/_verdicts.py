@@ -39,8 +39,10 @@ from slokit.results._soak import (
     read_resource_gate,
 )
 from slokit.results._stats import RequestStats
+from slokit.results._stream_gates import is_stream_gate, judge_stream_gate
 from slokit.spec import SLO, Gate, Route, Scenario, Spec, format_duration
 from slokit.spec._gates import DRIFT_METRICS
+from slokit.spec._route import STREAM_METHODS
 
 __all__ = ["CUSTOM_SLI", "evaluate", "gate_selects"]
 
@@ -158,6 +160,8 @@ def _judge_slo(name: str, slo: SLO, sc: ScenarioResults, gated: bool) -> Verdict
 
 
 def _select(gate: Gate, sc: ScenarioResults) -> list[RequestStats]:
+    if gate.request is None and gate.measure == "handshake":
+        return [s for s in sc.requests.values() if s.method in STREAM_METHODS]
     if gate.request is None:
         return [*sc.requests.values(), *sc.checks.values()]
     if gate.metric == "checks" and gate.request in sc.checks:
@@ -283,6 +287,8 @@ def _judge_gate(
 ) -> Verdict:
     if gate.resource is not None or gate.metric in DRIFT_METRICS or gate.metric in _WHOLE_RUN:
         return _judge_soak_gate(gate, sc, gated, own=own)
+    if is_stream_gate(gate):
+        return judge_stream_gate(gate, sc, gated, own=own)
     selected = _select(gate, sc)
     observed: float | None
     if (

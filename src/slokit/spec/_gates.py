@@ -13,7 +13,16 @@ from slokit.spec._base import INTEGER, SpecModel, describe, suggest
 from slokit.spec._resources import BUILTIN_RESOURCES
 from slokit.spec._units import parse_duration, parse_percent, parse_rate, parse_size
 
-__all__ = ["DRIFT_METRICS", "GATE_GRAMMAR", "Gate", "Metric", "Op", "Unit"]
+__all__ = [
+    "DRIFT_METRICS",
+    "GATE_GRAMMAR",
+    "STREAM_GATE_MEASURES",
+    "STREAM_METRICS",
+    "Gate",
+    "Metric",
+    "Op",
+    "Unit",
+]
 
 Metric = Literal[
     "p50",
@@ -35,6 +44,8 @@ Metric = Literal[
     "error_rate_drift",
     "capacity",
     "recovery",
+    "stream_uptime",
+    "stream_errors",
 ]
 Op = Literal["<", "<=", ">", ">=", "=="]
 Unit = Literal["s", "ratio", "per_second", "count", "bytes", "cores", "per_hour", "bytes_per_hour"]
@@ -43,6 +54,10 @@ METRICS: tuple[str, ...] = get_args(Metric)
 LATENCY_METRICS = frozenset({"p50", "p90", "p95", "p99", "p99_9", "max", "mean"})
 DURATION_METRICS = LATENCY_METRICS | {"recovery"}
 DRIFT_METRICS = frozenset({"p50_drift", "p95_drift", "p99_drift", "error_rate_drift"})
+STREAM_METRICS = frozenset({"stream_uptime", "stream_errors"})
+STREAM_GATE_MEASURES = ("handshake", "first_event", "gap", "reconnect", "lifetime")
+"""``p95(handshake SSE /events)``: what of a stream a latency gate is about. The handshake
+is the opening request's latency; the others are the stream's own histograms."""
 _ALIASES = {"p999": "p99_9", "p99.9": "p99_9"}
 # `rss_slope < 10MiB/h` is `slope(rss) < 10MiB/h`, the spelling runbooks use.
 _SLOPES = {f"{name}_slope": name for name in BUILTIN_RESOURCES} | {"fd_slope": "fds"}
@@ -71,7 +86,7 @@ def _threshold(metric: str, value: str) -> tuple[float, bool]:
     """The threshold in the metric's unit and whether it is a share; ValueError if bad."""
     if metric in DURATION_METRICS:
         return parse_duration(value), False  # a bare number is refused: ms or s?
-    if metric in ("error_rate", "checks"):
+    if metric in ("error_rate", "checks", "stream_uptime"):
         return parse_percent(value), True
     if metric in ("rps", "capacity"):
         return parse_rate(value), False
@@ -187,6 +202,17 @@ def parse_gate(text: str) -> dict[str, Any]:
     if metric == "slope" and request is None:
         raise _problem(text, "slope needs a resource: slope(rss) < 10MiB/h or rss_slope < 10MiB/h")
     resource = _resource_of(metric, request, value)
+    measure = None
+    if resource is None and request is not None:
+        word, _, rest = request.strip().partition(" ")
+        if word in STREAM_GATE_MEASURES:
+            if metric not in LATENCY_METRICS:
+                raise _problem(
+                    text,
+                    f"{word} is a time: use it with a latency metric, e.g. "
+                    f"p95({request.strip()}) < 300ms",
+                )
+            measure, request = word, rest if rest.strip() else None  # None: every stream
     try:
         if resource is not None:
             threshold, is_ratio = _resource_threshold(metric, resource, value), False
@@ -198,8 +224,9 @@ def parse_gate(text: str) -> dict[str, Any]:
         raise ValueError(f"invalid gate {text!r}: {exc}") from None
     return {
         "metric": metric,
-        "request": None if resource is not None or request is None else request.strip(),
+        "request": None if resource is not None or not request else request.strip(),
         "resource": resource,
+        "measure": measure,
         "op": op,
         "threshold": threshold,
         "threshold_is_ratio": is_ratio,
@@ -216,7 +243,8 @@ def _string_schema(schema: dict[str, Any]) -> None:
             + ", ".join(METRICS)
             + ". Examples: 'p95(GET /api/orders) < 300ms', 'error_rate < 1%', 'rps >= 200', "
             "'max(rss) < 512MiB', 'rss_slope < 10MiB/h', 'p95_drift < 20%', "
-            "'capacity >= 400/s', 'recovery < 30s'."
+            "'capacity >= 400/s', 'recovery < 30s', 'p95(handshake SSE /events) < 300ms', "
+            "'p99(reconnect SSE /events) < 1s', 'stream_uptime > 99.5%'."
         ),
         examples=["p95 < 300ms", "error_rate < 1%", "rps >= 200/s", "dropped == 0"],
     )
@@ -236,6 +264,8 @@ class Gate(SpecModel):
     request: str | None = None
     resource: str | None = None
     """``max(rss)``, ``slope(fds)``: a value of ``resources:``, not a request."""
+    measure: str | None = None
+    """``p99(reconnect SSE /x)``: which of a stream's times (see STREAM_GATE_MEASURES)."""
     op: Op
     threshold: float
     threshold_is_ratio: bool = False

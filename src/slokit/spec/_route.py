@@ -13,6 +13,8 @@ from slokit.spec._base import SpecModel, describe, suggest
 __all__ = ["METHODS", "Route"]
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+STREAM_METHODS = ("SSE", "WS")
+"""How a load test names what its stream steps open: ``SSE /events``, ``WS /ws``."""
 _METHOD_LIST = ", ".join(METHODS)
 _ROUTE_HELP = "expected '[METHOD] /path' such as 'POST /api/orders' or '/items/{id}'"
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(:path)?\}")
@@ -51,11 +53,14 @@ def _check_path(path: str) -> str | None:
 
 
 def _check_method(method: str) -> str | None:
-    if method.upper() in METHODS or method == "*":
+    if method.upper() in METHODS or method.upper() in STREAM_METHODS or method == "*":
         return None
     hint = suggest(method.upper(), list(METHODS))
     extra = f" (did you mean '{hint}'?)" if hint else ""
-    return f"unknown method {method!r}; method must be one of {_METHOD_LIST} or *{extra}"
+    return (
+        f"unknown method {method!r}; method must be one of {_METHOD_LIST} or * (SSE and WS "
+        f"name a load test's streams){extra}"
+    )
 
 
 def _split(text: str) -> dict[str, str]:

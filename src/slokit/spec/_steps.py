@@ -13,16 +13,28 @@ from slokit.spec._base import (
     SpecModel,
     Text,
     describe,
+    integer,
     issue,
     url_problem,
 )
 from slokit.spec._jsonpath import compile_path
 from slokit.spec._units import Duration
 
-__all__ = ["VERBS", "Check", "DataSource", "StatusList", "Step"]
+__all__ = ["STREAM_VERBS", "VERBS", "Check", "DataSource", "StatusList", "Step"]
 
-VERBS = ("get", "post", "put", "patch", "delete", "head", "options")
+HTTP_VERBS = ("get", "post", "put", "patch", "delete", "head", "options")
+STREAM_VERBS = ("sse", "ws")
+"""``sse: /path`` holds a Server-Sent Events stream, ``ws: /path`` a WebSocket."""
+VERBS = (*HTTP_VERBS, *STREAM_VERBS)
 _ONE_VERB = "a step needs exactly one of " + ", ".join(VERBS)
+# Keys that say how to hold a stream: on a request/response step they would do nothing.
+_STREAM_KEYS = ("hold", "events", "until", "reconnect", "retry", "send", "idle_timeout")
+MAX_STREAM_EVENTS = 1_000_000_000
+StreamEvents = Annotated[
+    int,
+    BeforeValidator(integer(1, "the number of events", MAX_STREAM_EVENTS, " per stream step")),
+    WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_STREAM_EVENTS}),
+]
 _STATUS_HELP = "expected an HTTP status code or a list of them, e.g. 200 or [200, 201]"
 
 
@@ -72,7 +84,9 @@ def _given(data: dict[Any, Any], key: str) -> bool:
 
 class Check(SpecModel):
     """A response check: ``{status: 200}``, ``{body_contains: "ok"}``, or
-    ``{json: "$.a.b[0]", equals: 1}`` / ``{json: "$.a", exists: true}``."""
+    ``{json: "$.a.b[0]", equals: 1}`` / ``{json: "$.a", exists: true}``. On a stream step a
+    check is about each event or message: ``{event: order}`` (its SSE event type), and
+    ``body_contains`` / ``json`` look at its data."""
 
     model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
 
@@ -81,17 +95,24 @@ class Check(SpecModel):
     json_path: str | None = Field(default=None, alias="json")
     equals: Any = None
     exists: bool | None = None
+    event: str | None = None
 
     @classmethod
     def _prepare(cls, data: dict[Any, Any]) -> tuple[dict[Any, Any], list[Issue]]:
         # None counts as absent, so a dumped model (every field present) validates again.
-        kinds = [k for k in ("status", "body_contains", "json", "json_path") if _given(data, k)]
+        kinds = [
+            k for k in ("status", "body_contains", "json", "json_path", "event") if _given(data, k)
+        ]
         issues: list[Issue] = []
         if len(kinds) != 1:
             got = " and ".join(kinds) if kinds else "none"
             loc = (kinds[1],) if len(kinds) > 1 else ()
             issues.append(
-                issue(loc, f"a check needs exactly one of status, body_contains, json; got {got}")
+                issue(
+                    loc,
+                    "a check needs exactly one of status, body_contains, json (or event, on a "
+                    f"stream step); got {got}",
+                )
             )
         has_json = _given(data, "json") or _given(data, "json_path")
         for key in ("equals", "exists"):
@@ -127,8 +148,10 @@ def _step_schema(schema: dict[str, Any]) -> None:
     props.pop("path", None)
     verbs = {
         verb: {"type": "string", "description": f"Send {verb.upper()} to this path or URL."}
-        for verb in VERBS
+        for verb in HTTP_VERBS
     }
+    verbs["sse"] = {"type": "string", "description": "Hold a Server-Sent Events stream."}
+    verbs["ws"] = {"type": "string", "description": "Hold a WebSocket (ws:// or a path)."}
     schema["properties"] = {**verbs, **props}
     required = [r for r in schema.pop("required", []) if r not in ("method", "path")]
     if required:
@@ -141,12 +164,18 @@ class Step(SpecModel):
 
     ``path`` may hold ``{{column}}`` placeholders filled from the scenario's data rows, and
     may be a full URL. ``status`` None means any status below 400 is a success.
+
+    ``{sse: /events, hold: 30s}`` and ``{ws: /ws, send: [hi], events: 1}`` are stream
+    steps: ``method`` is then ``SSE`` or ``WS`` (``open_method``, YAML ``method``, is the
+    HTTP method an SSE stream is opened with), and the step ends when the first of
+    ``hold`` (a duration), ``events`` (events or messages received) or ``until`` (a check
+    an event passes) is met. ``checks`` are run on every event or message.
     """
 
     model_config = ConfigDict(
         validate_by_name=True, validate_by_alias=True, json_schema_extra=_step_schema
     )
-    _hidden_keys: ClassVar[frozenset[str]] = frozenset({"method", "path"})
+    _hidden_keys: ClassVar[frozenset[str]] = frozenset({"method", "path", "open_method"})
 
     method: str
     path: str
@@ -157,6 +186,24 @@ class Step(SpecModel):
     status: StatusList | None = None
     checks: list[Check] = Field(default_factory=list)
     think: Duration | None = None
+    open_method: Literal["GET", "POST"] = "GET"
+    hold: Duration | None = None
+    events: StreamEvents | None = None
+    until: Check | None = None
+    reconnect: bool = True
+    retry: Duration | None = None
+    """SSE: wait this long before reconnecting until the server sends ``retry:`` (1 s)."""
+    idle_timeout: Duration | None = None
+    """A live stream silent this long (no event, no heartbeat) counts as dropped."""
+    send: list[Any] = Field(default_factory=list)
+    """WebSocket: messages sent once connected (a string as text, anything else as JSON)."""
+
+    @property
+    def stream(self) -> Literal["sse", "ws"] | None:
+        """The kind of stream this step holds, or None for a request/response step."""
+        if self.method == "SSE":
+            return "sse"
+        return "ws" if self.method == "WS" else None
 
     @classmethod
     def _accepted_keys(cls) -> set[str]:
@@ -171,6 +218,16 @@ class Step(SpecModel):
         verbs = [k for k in data if k in VERBS]
         issues: list[Issue] = []
         data = dict(data)
+        stream = len(verbs) == 1 and verbs[0] in STREAM_VERBS
+        if stream:
+            issues.extend(_stream_issues(verbs[0], data))
+        elif data.get("method") not in ("SSE", "WS"):  # not the stored form of a stream step
+            issues.extend(
+                issue((key,), f"'{key}' only applies to a stream step (sse: or ws:)", data[key])
+                for key in _STREAM_KEYS
+                if _set(key, data.get(key))
+            )
+            issues.extend(_http_check_issues(data))
         if verbs:
             issues.extend(
                 issue((key,), f"unknown field '{key}'; write the verb key alone, e.g. get: /path")
@@ -205,6 +262,8 @@ class Step(SpecModel):
     @field_validator("path")
     @classmethod
     def _path(cls, value: str) -> str:
+        if value.startswith(("ws://", "wss://")):
+            return value  # only a ws: step may have it: _prepare says so for the others
         if not value.startswith(("/", "http://", "https://", "{{")):
             raise ValueError(
                 f"invalid path {value!r}; a step path starts with '/' or is a full http:// "
@@ -224,6 +283,78 @@ class Step(SpecModel):
         if value is not None and "\0" in value:
             raise ValueError(f"the name {value!r} contains a NUL character (\\0); remove it")
         return value
+
+
+def _stream_issues(verb: str, data: dict[Any, Any]) -> list[Issue]:
+    """What a stream step's mapping gets wrong; rewrites ``method`` into ``open_method``."""
+    issues: list[Issue] = []
+    if "method" in data:
+        method = data.pop("method")
+        if verb == "ws":
+            issues.append(issue(("method",), "a WebSocket is always opened with GET", method))
+        elif not isinstance(method, str) or method.upper() not in ("GET", "POST"):
+            issues.append(issue(("method",), "an SSE stream is opened with GET or POST", method))
+        else:
+            data["open_method"] = method.upper()
+    target = data.get(verb)
+    if isinstance(target, str):
+        if verb == "sse" and target.startswith(("ws://", "wss://")):
+            issues.append(issue((verb,), "a ws:// URL is a WebSocket: write it as ws: URL", target))
+        if verb == "ws" and target.startswith(("http://", "https://")):
+            scheme = "wss" if target.startswith("https") else "ws"
+            issues.append(
+                issue(
+                    (verb,),
+                    f"a WebSocket URL starts with ws:// or wss://; write {scheme}://"
+                    f"{target.split('://', 1)[1]}",
+                    target,
+                )
+            )
+    if verb == "ws":
+        for key in ("json", "body", "retry"):
+            if _given(data, key):
+                why = "messages go in 'send'" if key != "retry" else "retry: is for SSE"
+                issues.append(issue((key,), f"'{key}' does not apply to a ws: step; {why}"))
+    elif data.get("send"):
+        issues.append(issue(("send",), "'send' applies to a ws: step; an SSE client only reads"))
+    ends = [k for k in ("hold", "events", "until") if _given(data, k)]
+    if not ends and not (verb == "ws" and data.get("send")):
+        issues.append(
+            issue(
+                (),
+                f"{'an' if verb == 'sse' else 'a'} {verb}: step needs 'hold' (e.g. 30s), "
+                "'events' (how many to receive) or 'until' (a check an event must pass) to know "
+                "when it is done",
+            )
+        )
+    for i, check in enumerate(data.get("checks") or []):
+        if isinstance(check, dict) and _given(check, "status"):
+            issues.append(
+                issue(
+                    ("checks", i, "status"),
+                    "a stream step's checks look at each event; put the expected status of "
+                    "the handshake in the step's 'status'",
+                )
+            )
+    return issues
+
+
+def _set(key: str, value: Any) -> bool:
+    """A stream key given a value that would change something (the stored form of a
+    request step has every key, at its default)."""
+    if key == "reconnect":
+        return value is not None and value is not True
+    if key == "send":
+        return bool(value)
+    return value is not None
+
+
+def _http_check_issues(data: dict[Any, Any]) -> list[Issue]:
+    return [
+        issue(("checks", i, "event"), "an 'event' check applies to an sse: or ws: step")
+        for i, check in enumerate(data.get("checks") or [])
+        if isinstance(check, dict) and _given(check, "event")
+    ]
 
 
 class DataSource(SpecModel):

@@ -1,0 +1,453 @@
+"""Holding a stream step: open, read and check events, reconnect, and measure all of it.
+
+One coroutine per held stream, awaiting the protocol (never polling). The open is recorded
+as a request (its latency is the handshake); everything after it goes to the stream's
+:class:`~slokit.results.StreamStats`, fetched from the recorder at each use because the
+recorder starts a fresh interval every second.
+
+SSE follows EventSource: a stream the server ends, or a connection that drops, is opened
+again after the ``retry`` delay (the server's ``retry:`` wins) with ``Last-Event-ID``; a
+204 means "do not reconnect". A WebSocket the server closes with 1000/1001 is over (the
+server said goodbye); any other end is a drop, and with ``reconnect`` it is opened again
+and its ``send`` messages sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from time import perf_counter
+from typing import Any
+
+from slokit.errors import ConnectError, ProtocolError, RequestTimeout, TransportError
+from slokit.load._http import HttpClient, PreparedRequest
+from slokit.load._jsonpath import MISSING, lookup
+from slokit.load._recorder import Recorder
+from slokit.load._sse import SSEEvent, SSEParser
+from slokit.load._stream import SSEConnection, StreamEnded, WSConnectionProtocol, WSMessage
+from slokit.load._vu import VU, IterationAborted
+from slokit.results import StreamStats
+
+__all__ = ["EventCheck", "StreamPlan", "hold_sse", "hold_ws"]
+
+DEFAULT_RETRY = 1.0
+"""Seconds before an SSE reconnect until the server sends ``retry:``."""
+DEFAULT_IDLE = 60.0
+"""A live stream silent (not even a heartbeat) this long is dropped as timed out: longer
+than the 15-30 s heartbeats servers send, short enough to see a stalled stream."""
+MAX_FAILED_OPENS = 5
+"""Opens failing in a row before a step with no ``hold`` gives up (it has no end else)."""
+_CLOSE_WAIT = 1.0
+_TIMER_SLACK = 0.005
+"""uvloop timers have millisecond resolution and may fire a hair before the hold ends."""
+_TRANSPORT_KIND = {ConnectError: "refused", RequestTimeout: "timeout", ProtocolError: "protocol"}
+
+
+@dataclass(frozen=True, slots=True)
+class EventCheck:
+    """A check on one event's type or data (``{event: order}``, ``body_contains``, ``json``)."""
+
+    event: str | None = None
+    contains: str | None = None
+    path: tuple[str | int, ...] | None = None
+    equals: Any = MISSING
+    exists: bool | None = None
+
+    def passes(self, data: str | bytes, event: str = "message") -> bool:
+        if self.event is not None:
+            return event == self.event
+        if self.contains is not None:
+            if isinstance(data, bytes):
+                return self.contains.encode() in data
+            return self.contains in data
+        try:
+            document = json.loads(data)
+        except ValueError:
+            return False
+        assert self.path is not None
+        found = lookup(document, self.path)
+        if self.equals is not MISSING:
+            return found is not MISSING and bool(found == self.equals)
+        return (found is not MISSING) == bool(self.exists)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamPlan:
+    """A stream step, compiled once per worker."""
+
+    kind: str
+    name: str
+    path: str
+    hold: float | None
+    events: int | None
+    until: EventCheck | None
+    checks: tuple[EventCheck, ...]
+    reconnect: bool
+    retry: float | None
+    idle: float
+    ok_status: frozenset[int]
+    send: tuple[str | bytes, ...] = ()
+
+    @property
+    def method(self) -> str:
+        return self.kind.upper()
+
+
+class _Held:
+    """The clock of one held stream: time wanted, time live, added up as it goes."""
+
+    __slots__ = ("kind", "live_from", "name", "path", "recorder", "since")
+
+    def __init__(self, recorder: Recorder, plan: StreamPlan, now: float) -> None:
+        self.recorder = recorder
+        self.name, self.kind, self.path = plan.name, plan.kind, plan.path
+        self.since = now
+        self.live_from: float | None = None
+
+    @property
+    def stats(self) -> StreamStats:
+        return self.recorder.stream(self.name, self.kind, self.path)
+
+    def flush(self, now: float) -> None:
+        """Count the time up to ``now`` into this second's stats (the recorder calls this
+        before it ships a second, so uptime is exact per second)."""
+        stats = self.stats
+        stats.held_us += int((now - self.since) * 1e6)
+        self.since = now
+        if self.live_from is not None:
+            stats.live_us += int((now - self.live_from) * 1e6)
+            self.live_from = now
+
+    def live(self, at: float) -> None:
+        self.flush(at)
+        self.live_from = at
+
+    def down(self, at: float) -> None:
+        self.flush(at)
+        self.live_from = None
+
+
+class _Run:
+    """State of one stream step's hold across its connections."""
+
+    def __init__(self, plan: StreamPlan, vu: VU) -> None:
+        self.plan = plan
+        self.vu = vu
+        self.recorder = vu.recorder
+        start = perf_counter()
+        end = vu.deadline
+        if plan.hold is not None:
+            end = min(end, start + plan.hold)
+        self.end = end
+        self.received = 0
+        self.done = False
+        self.drop_at: float | None = None
+        self.failed_opens = 0
+        self.held = _Held(self.recorder, plan, start)
+
+    @property
+    def stats(self) -> StreamStats:
+        return self.recorder.stream(self.plan.name, self.plan.kind, self.plan.path)
+
+    def left(self) -> float:
+        return self.end - perf_counter()
+
+    def open_failed(self, kind: str, request_kind: str, latency: float | None = None) -> None:
+        plan = self.plan
+        stats = self.recorder.stats(plan.name, plan.method, plan.path)
+        if latency is None:
+            self.recorder.error(plan.name, plan.method, plan.path, request_kind)
+        else:
+            stats.failures[request_kind] = stats.failures.get(request_kind, 0) + 1
+        errors = self.stats.errors
+        errors[kind] = errors.get(kind, 0) + 1
+        self.failed_opens += 1
+
+    def stream_error(self, kind: str) -> None:
+        errors = self.stats.errors
+        errors[kind] = errors.get(kind, 0) + 1
+
+    def opened(self, conn: SSEConnection | WSConnectionProtocol) -> None:
+        self.failed_opens = 0
+        stats = self.stats
+        stats.opened += 1
+        if self.drop_at is not None:
+            stats.reconnects += 1
+        self.held.live(conn.head_at)
+
+    def event(self, at: float, started: float, last: float | None) -> None:
+        """One event or message arrived at ``at`` on a connection written at ``started``."""
+        stats = self.stats
+        stats.events += 1
+        if last is None:
+            stats.first_event.record(max(1, int((at - started) * 1e6)))
+        else:
+            stats.gap.record(max(1, int((at - last) * 1e6)))
+        if self.drop_at is not None:
+            stats.reconnect.record(max(1, int((at - self.drop_at) * 1e6)))
+            self.drop_at = None
+
+    def checked(self, data: str | bytes, event: str = "message") -> None:
+        plan = self.plan
+        if plan.checks:
+            stats = self.stats
+            for check in plan.checks:
+                if check.passes(data, event):
+                    stats.checks_passed += 1
+                else:
+                    stats.checks_failed += 1
+        self.received += 1
+        if plan.until is not None and plan.until.passes(data, event):
+            self.done = True
+        if plan.events is not None and self.received >= plan.events:
+            self.done = True
+
+    def lost(self, conn: SSEConnection | WSConnectionProtocol, at: float) -> None:
+        stats = self.stats
+        stats.lifetime.record(max(1, int((at - conn.head_at) * 1e6)))
+        stats.bytes_received += conn.received
+        stats.bytes_sent += conn.sent
+        self.held.down(at)
+
+    def may_retry(self) -> bool:
+        if self.done or not self.plan.reconnect or self.left() <= 0:
+            return False
+        return self.plan.hold is not None or self.failed_opens < MAX_FAILED_OPENS
+
+    async def pause(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, min(seconds, self.left())))
+
+
+def _latency(conn: SSEConnection | WSConnectionProtocol, intended: float | None) -> float:
+    return conn.head_at - (intended if intended is not None else conn.started)
+
+
+def _record_open(
+    run: _Run, conn: SSEConnection | WSConnectionProtocol, intended: float | None
+) -> bool:
+    """Record the opening request; True when it gave a live stream."""
+    plan = run.plan
+    latency = _latency(conn, intended)
+    ok = run.recorder.response(
+        plan.name, plan.method, plan.path, latency, conn.status, plan.ok_status, conn.sent, 0
+    )
+    if not ok:
+        errors = run.stats.errors
+        errors["status"] = errors.get("status", 0) + 1
+        run.failed_opens += 1
+        return False
+    if plan.kind == "sse":
+        ctype = (conn.header(b"content-type") or "").split(";", 1)[0].strip().lower()
+        if ctype != "text/event-stream" and conn.status != 204:
+            stats = run.recorder.stats(plan.name, plan.method, plan.path)
+            stats.failures["content_type"] = stats.failures.get("content_type", 0) + 1
+            errors = run.stats.errors
+            errors["content_type"] = errors.get("content_type", 0) + 1
+            run.failed_opens += 1
+            return False
+    return True
+
+
+async def hold_sse(
+    plan: StreamPlan,
+    vu: VU,
+    request: Callable[[Mapping[str, str]], PreparedRequest],
+    on_event: Callable[[SSEEvent], None] | None = None,
+) -> None:
+    """Hold an SSE stream until the step's end; ``request(extra_headers)`` builds the open."""
+    client: HttpClient = vu.client
+    run = _Run(plan, vu)
+    recorder = run.recorder
+    recorder.held.add(run.held)
+    parser = SSEParser()
+    conn: SSEConnection | None = None
+    intended = vu.intended
+    vu.intended = None
+    try:
+        while not run.done and run.left() > 0:
+            extra = {"Last-Event-ID": parser.last_id} if parser.last_id else {}
+            if extra or run.drop_at is not None:
+                extra["Cache-Control"] = "no-cache"
+            try:
+                conn = await client.open_sse(request(extra), vu.timeout)
+            except TransportError as exc:
+                run.open_failed(_TRANSPORT_KIND.get(type(exc), "protocol"), exc.kind)
+                if not run.may_retry():
+                    if run.drop_at is None and run.received == 0 and plan.hold is None:
+                        raise IterationAborted from exc
+                    return
+                await run.pause(_retry(plan, parser))
+                continue
+            if not _record_open(run, conn, intended):
+                _close(client, conn)
+                if conn.status == 204 or not run.may_retry():
+                    return
+                await run.pause(_retry(plan, parser))
+                conn = None
+                continue
+            intended = None
+            run.opened(conn)
+            parser.reset_stream()
+            last: float | None = None
+            try:
+                while not run.done:
+                    left = run.left()
+                    if left <= 0:
+                        break
+                    try:
+                        chunk = await conn.read(min(plan.idle, left))
+                    except TimeoutError:
+                        if run.left() <= _TIMER_SLACK:
+                            break
+                        run.stream_error("timeout")
+                        raise StreamEnded("timeout") from None
+                    at = conn.data_at
+                    for event in parser.feed(chunk):
+                        run.event(at, conn.started, last)
+                        last = at
+                        run.checked(event.data, event.event)
+                        if on_event is not None:
+                            on_event(event)
+                        if run.done:
+                            break
+            except StreamEnded as ended:
+                now = perf_counter()
+                if ended.kind not in ("closed", "timeout"):  # timeout: counted when raised
+                    run.stream_error(ended.kind)
+                run.lost(conn, now)
+                _close(client, conn)
+                conn = None
+                run.drop_at = now
+                if not run.may_retry():
+                    return
+                await run.pause(_retry(plan, parser))
+                continue
+            now = perf_counter()
+            run.lost(conn, now)
+            _close(client, conn)
+            conn = None
+    finally:
+        if conn is not None:
+            run.lost(conn, perf_counter())
+            _close(client, conn)
+        run.held.flush(perf_counter())
+        recorder.held.discard(run.held)
+
+
+def _retry(plan: StreamPlan, parser: SSEParser | None = None) -> float:
+    if parser is not None and parser.retry_ms is not None:
+        return parser.retry_ms / 1000
+    return plan.retry if plan.retry is not None else DEFAULT_RETRY
+
+
+def _close(client: HttpClient, conn: SSEConnection | WSConnectionProtocol) -> None:
+    conn.close()
+    client.stream_closed(conn)
+
+
+async def hold_ws(
+    plan: StreamPlan,
+    vu: VU,
+    url: str,
+    headers: Mapping[str, str],
+    on_message: Callable[[WSMessage], None] | None = None,
+) -> None:
+    """Hold a WebSocket until the step's end, sending ``plan.send`` on each connection."""
+    client: HttpClient = vu.client
+    run = _Run(plan, vu)
+    recorder = run.recorder
+    recorder.held.add(run.held)
+    conn: WSConnectionProtocol | None = None
+    intended = vu.intended
+    vu.intended = None
+    expected = plan.events
+    if expected is None and plan.hold is None and plan.until is None:
+        run.plan = plan = _with_events(plan, len(plan.send))
+    try:
+        while not run.done and run.left() > 0:
+            try:
+                conn = await client.open_ws(url, headers, vu.timeout)
+            except TransportError as exc:
+                run.open_failed(_TRANSPORT_KIND.get(type(exc), "protocol"), exc.kind)
+                if not run.may_retry():
+                    if run.drop_at is None and run.received == 0 and plan.hold is None:
+                        raise IterationAborted from exc
+                    return
+                await run.pause(_retry(plan))
+                continue
+            if not _record_open(run, conn, intended):
+                _close(client, conn)
+                conn = None
+                if not run.may_retry():
+                    return
+                await run.pause(_retry(plan))
+                continue
+            intended = None
+            run.opened(conn)
+            last: float | None = None
+            try:
+                for message in plan.send:
+                    conn.send_message(message)
+                stats = run.stats
+                stats.sent += len(plan.send)
+                while not run.done:
+                    left = run.left()
+                    if left <= 0:
+                        break
+                    try:
+                        received = await conn.receive(min(plan.idle, left))
+                    except TimeoutError:
+                        if run.left() <= _TIMER_SLACK:
+                            break
+                        run.stream_error("timeout")
+                        raise StreamEnded("timeout") from None
+                    run.event(received.at, conn.started, last)
+                    last = received.at
+                    run.checked(received.data)
+                    if on_message is not None:
+                        on_message(received)
+            except (StreamEnded, ProtocolError) as ended:
+                now = perf_counter()
+                kind = ended.kind if isinstance(ended, StreamEnded) else "protocol"
+                goodbye = kind == "closed" and conn.close_code in (1000, 1001)
+                if not goodbye and kind != "timeout":
+                    run.stream_error("dropped" if kind == "closed" else kind)
+                run.lost(conn, now)
+                _close(client, conn)
+                conn = None
+                if goodbye:
+                    return
+                run.drop_at = now
+                if not run.may_retry():
+                    return
+                await run.pause(_retry(plan))
+                continue
+            run.lost(conn, perf_counter())
+            await _goodbye(conn)
+            _close(client, conn)
+            conn = None
+    finally:
+        if conn is not None:
+            run.lost(conn, perf_counter())
+            _close(client, conn)
+        run.held.flush(perf_counter())
+        recorder.held.discard(run.held)
+
+
+def _with_events(plan: StreamPlan, events: int) -> StreamPlan:
+    return replace(plan, events=max(1, events))
+
+
+async def _goodbye(conn: WSConnectionProtocol) -> None:
+    """The client's close handshake: send 1000, give the server a moment to answer."""
+    if conn.transport is None or conn.ended is not None:
+        return
+    with contextlib.suppress(ProtocolError):
+        conn.send_close()
+    with contextlib.suppress(TimeoutError, StreamEnded):
+        deadline = perf_counter() + _CLOSE_WAIT
+        while conn.ended is None and perf_counter() < deadline:
+            await conn.receive(max(0.0, deadline - perf_counter()))
