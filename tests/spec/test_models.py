@@ -133,7 +133,11 @@ def test_check_kinds() -> None:
 @pytest.mark.parametrize(
     ("data", "fragment"),
     [
-        ({}, "a check needs exactly one of status, body_contains, json (or event, on a stream step); got none"),
+        (
+            {},
+            "a check needs exactly one of status, body_contains, json (or event, on a stream "
+            "step); got none",
+        ),
         ({"status": 200, "json": "$.a"}, "got status and json"),
         ({"json": "a.b"}, "invalid JSON path 'a.b'; it starts with '$'"),
         ({"status": 200, "equals": 1}, "'equals' only applies to a 'json' check"),

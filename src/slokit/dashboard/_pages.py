@@ -19,6 +19,7 @@ from slokit.dashboard._data import overview, scenario_runs
 from slokit.dashboard._render import render
 from slokit.dashboard._source import Source
 from slokit.report import (
+    STREAM_HEADERS,
     capacity_rows,
     capacity_summary,
     drift_rows,
@@ -26,6 +27,7 @@ from slokit.report import (
     resource_rows,
     scenario_figures,
     spike_lines,
+    stream_rows,
 )
 from slokit.store import RunRecord, compare
 
@@ -123,6 +125,7 @@ def run_page(request: Request) -> Response:
             {
                 "sc": sc,
                 "resources": resource_rows(sc),
+                "streams": stream_rows(sc),
                 "drift": drift_rows(sc),
                 "spike": spike_lines(sc),
                 "capacity": capacity_rows(sc),
@@ -140,6 +143,7 @@ def run_page(request: Request) -> Response:
         sections=sections,
         previous=_previous(source, record),
         config=plotly_config(),
+        stream_headers=STREAM_HEADERS,
     )
 
 

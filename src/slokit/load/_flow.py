@@ -170,7 +170,10 @@ def compile_flow(
                 method=step.method,
                 path=path,
                 ok_status=frozenset(step.status) if step.status is not None else None,
-                checks=tuple(CompiledCheck.from_spec(c) for c in step.checks),
+                # A stream step's checks are about its events: in its StreamPlan.
+                checks=()
+                if step.stream is not None
+                else tuple(CompiledCheck.from_spec(c) for c in step.checks),
                 think=step.think or 0.0,
                 prepared=prepared,
                 url=url,

@@ -20,7 +20,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from time import perf_counter
-from typing import Any
+from typing import Any, Protocol
 
 from slokit.errors import ConnectError, ProtocolError, RequestTimeout, TransportError
 from slokit.load._http import HttpClient, PreparedRequest
@@ -31,7 +31,7 @@ from slokit.load._stream import SSEConnection, StreamEnded, WSConnectionProtocol
 from slokit.load._vu import VU, IterationAborted
 from slokit.results import StreamStats
 
-__all__ = ["EventCheck", "StreamPlan", "hold_sse", "hold_ws"]
+__all__ = ["EventCheck", "Passes", "StreamPlan", "hold_sse", "hold_ws"]
 
 DEFAULT_RETRY = 1.0
 """Seconds before an SSE reconnect until the server sends ``retry:``."""
@@ -44,6 +44,10 @@ _CLOSE_WAIT = 1.0
 _TIMER_SLACK = 0.005
 """uvloop timers have millisecond resolution and may fire a hair before the hold ends."""
 _TRANSPORT_KIND = {ConnectError: "refused", RequestTimeout: "timeout", ProtocolError: "protocol"}
+
+
+class Passes(Protocol):
+    def passes(self, data: str | bytes, event: str = "message") -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +87,8 @@ class StreamPlan:
     path: str
     hold: float | None
     events: int | None
-    until: EventCheck | None
-    checks: tuple[EventCheck, ...]
+    until: Passes | None
+    checks: tuple[Passes, ...]
     reconnect: bool
     retry: float | None
     idle: float
@@ -255,9 +259,10 @@ async def hold_sse(
     plan: StreamPlan,
     vu: VU,
     request: Callable[[Mapping[str, str]], PreparedRequest],
-    on_event: Callable[[SSEEvent], None] | None = None,
+    on_event: Callable[[SSEEvent], object] | None = None,
 ) -> None:
-    """Hold an SSE stream until the step's end; ``request(extra_headers)`` builds the open."""
+    """Hold an SSE stream until the step's end; ``request(extra_headers)`` builds the open.
+    ``on_event`` sees every event; a true return ends the hold (a journey's ``until``)."""
     client: HttpClient = vu.client
     run = _Run(plan, vu)
     recorder = run.recorder
@@ -309,8 +314,8 @@ async def hold_sse(
                         run.event(at, conn.started, last)
                         last = at
                         run.checked(event.data, event.event)
-                        if on_event is not None:
-                            on_event(event)
+                        if on_event is not None and on_event(event):
+                            run.done = True
                         if run.done:
                             break
             except StreamEnded as ended:
@@ -353,9 +358,10 @@ async def hold_ws(
     vu: VU,
     url: str,
     headers: Mapping[str, str],
-    on_message: Callable[[WSMessage], None] | None = None,
+    on_message: Callable[[WSMessage], tuple[bool, str | bytes | None]] | None = None,
 ) -> None:
-    """Hold a WebSocket until the step's end, sending ``plan.send`` on each connection."""
+    """Hold a WebSocket until the step's end, sending ``plan.send`` on each connection.
+    ``on_message`` sees every message and returns (end the hold?, a reply to send or None)."""
     client: HttpClient = vu.client
     run = _Run(plan, vu)
     recorder = run.recorder
@@ -408,7 +414,12 @@ async def hold_ws(
                     last = received.at
                     run.checked(received.data)
                     if on_message is not None:
-                        on_message(received)
+                        stop, reply = on_message(received)
+                        if stop:
+                            run.done = True
+                        if reply is not None:  # a journey answering a message
+                            conn.send_message(reply)
+                            run.stats.sent += 1
             except (StreamEnded, ProtocolError) as ended:
                 now = perf_counter()
                 kind = ended.kind if isinstance(ended, StreamEnded) else "protocol"

@@ -24,6 +24,7 @@ from slokit.report._files import (
 from slokit.report._headline import Headline, headline, held_by, is_judged, verdict_result
 from slokit.report._html import render_html
 from slokit.report._soak import DriftRow, ResourceRow, drift_rows, resource_rows, spike_lines
+from slokit.report._streams import STREAM_HEADERS, StreamRow, stream_rows
 from slokit.report._terminal import render_terminal
 
 __all__ = [
@@ -32,6 +33,8 @@ __all__ = [
     "Headline",
     "REPORT_FILES",
     "ResourceRow",
+    "STREAM_HEADERS",
+    "StreamRow",
     "capacity_rows",
     "capacity_summary",
     "chart_layout",
@@ -50,6 +53,7 @@ __all__ = [
     "scenario_figures",
     "spike_lines",
     "stats_csv",
+    "stream_rows",
     "summary_markdown",
     "verdict_result",
     "write_reports",

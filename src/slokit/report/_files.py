@@ -20,6 +20,7 @@ from slokit.report._csv import history_csv, stats_csv
 from slokit.report._headline import headline, held_by, is_judged, verdict_result
 from slokit.report._html import render_html
 from slokit.report._soak import drift_rows, generator_note, resource_rows, spike_lines
+from slokit.report._streams import STREAM_HEADERS, stream_rows
 from slokit.results import (
     RESULTS_FORMAT,
     RunResults,
@@ -189,6 +190,14 @@ def _soak_markdown(sc: ScenarioResults) -> list[str]:
     if spike:
         lines += [f"- {_md(line)}" for line in spike] + [""]
     lines += _capacity_markdown(sc)
+    streams = stream_rows(sc)
+    if streams:
+        lines += [
+            "| " + " | ".join(STREAM_HEADERS) + " |",
+            "|---|" + "---:|" * (len(STREAM_HEADERS) - 2) + "---|",
+        ]
+        lines += ["| " + " | ".join(_md(c) for c in r.cells()) + " |" for r in streams]
+        lines.append("")
     rows = resource_rows(sc)
     if rows:
         lines += [

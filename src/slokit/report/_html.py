@@ -32,6 +32,7 @@ from slokit.report._soak import (
     resource_rows,
     spike_lines,
 )
+from slokit.report._streams import STREAM_HEADERS, StreamRow, stream_rows
 from slokit.results import (
     RESULTS_FORMAT,
     RequestStats,
@@ -81,6 +82,7 @@ class ScenarioView:
     capacity_summary: list[str] = field(default_factory=list)
     saturated: str | None = None
     spike: list[str] = field(default_factory=list)
+    streams: list[StreamRow] = field(default_factory=list)
 
 
 def _when(value: datetime) -> str:
@@ -139,6 +141,7 @@ def _scenario_view(index: int, sc: ScenarioResults) -> ScenarioView:
         capacity=capacity_rows(sc),
         saturated=generator_note(sc),
         spike=spike_lines(sc),
+        streams=stream_rows(sc),
         capacity_summary=capacity_summary(sc.capacity) if sc.capacity is not None else [],
     )
     for key, figure in scenario_figures(sc).items():
@@ -208,4 +211,5 @@ def render_html(results: RunResults) -> str:
         font=Markup(FONT),
         format=RESULTS_FORMAT,
         plotly_js=_plotly_js(),
+        stream_headers=STREAM_HEADERS,
     )

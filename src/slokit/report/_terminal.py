@@ -10,6 +10,7 @@ from rich.table import Table
 from slokit.report._capacity import capacity_rows, capacity_summary
 from slokit.report._headline import headline, verdict_result
 from slokit.report._soak import drift_rows, generator_note, resource_rows, spike_lines
+from slokit.report._streams import stream_rows
 from slokit.results import (
     RequestStats,
     RunResults,
@@ -96,6 +97,29 @@ def _resources_table(sc: ScenarioResults) -> Table | None:
     return table
 
 
+def _streams_table(sc: ScenarioResults) -> Table | None:
+    rows = stream_rows(sc)
+    if not rows:
+        return None
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        title="streams (after warm-up)",
+        title_justify="left",
+        pad_edge=False,
+        padding=(0, 1),
+    )
+    short = ("stream", "opened", "reconn", "events", "ev/s", "1st p95", "gap p95", "reconn p99")
+    for header in (*short, "life p50", "uptime", "errors"):
+        table.add_column(header, justify="left" if header in ("stream", "errors") else "right")
+    for row in rows:
+        cells = [escape(c) for c in row.cells()]
+        if row.degraded:
+            cells[-2] = f"[yellow]{cells[-2]}[/]"
+            cells[-1] = f"[red]{cells[-1]}[/]" if cells[-1] != "0" else cells[-1]
+        table.add_row(*cells)
+    return table
+
+
 def _drift_line(sc: ScenarioResults) -> str | None:
     rows = drift_rows(sc)
     if not rows or sc.drift is None:
@@ -160,6 +184,9 @@ def render_terminal(results: RunResults, console: Console) -> None:
         saturated = generator_note(sc)
         if saturated is not None:
             console.print(f"[yellow]{escape(saturated)}[/]")
+        streams = _streams_table(sc)
+        if streams is not None:
+            console.print(streams)
         resources = _resources_table(sc)
         if resources is not None:
             console.print(resources)

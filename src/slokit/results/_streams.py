@@ -39,6 +39,7 @@ def _ms(hist: Histogram) -> dict[str, float] | None:
     values = hist.percentiles(list(PERCENTILES))
     out = {key: round(v / 1000.0, 3) for key, v in zip(PERCENTILE_KEYS, values, strict=True)}
     out["max"] = round(hist.max / 1000.0, 3)
+    out["min"] = round(hist.min / 1000.0, 3)
     out["mean"] = round(hist.mean / 1000.0, 3)
     out["count"] = hist.count
     return out

@@ -192,7 +192,7 @@ class Step(SpecModel):
     until: Check | None = None
     reconnect: bool = True
     retry: Duration | None = None
-    """SSE: wait this long before reconnecting until the server sends ``retry:`` (1 s)."""
+    """Wait this long before reconnecting (1 s); an SSE server's ``retry:`` wins."""
     idle_timeout: Duration | None = None
     """A live stream silent this long (no event, no heartbeat) counts as dropped."""
     send: list[Any] = Field(default_factory=list)
@@ -311,10 +311,11 @@ def _stream_issues(verb: str, data: dict[Any, Any]) -> list[Issue]:
                 )
             )
     if verb == "ws":
-        for key in ("json", "body", "retry"):
+        for key in ("json", "body"):
             if _given(data, key):
-                why = "messages go in 'send'" if key != "retry" else "retry: is for SSE"
-                issues.append(issue((key,), f"'{key}' does not apply to a ws: step; {why}"))
+                issues.append(
+                    issue((key,), f"'{key}' does not apply to a ws: step; messages go in 'send'")
+                )
     elif data.get("send"):
         issues.append(issue(("send",), "'send' applies to a ws: step; an SSE client only reads"))
     ends = [k for k in ("hold", "events", "until") if _given(data, k)]

@@ -1,0 +1,174 @@
+"""SSE and WebSocket steps against a real server (tests/servers/events_app.py under
+uvicorn): resumes with Last-Event-ID, reconnects after clean ends and drops, handshake delay
+measured, wrong content type and bad status named, WebSocket echo, clean close and drop."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import textwrap
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests._support import UvicornApp, free_port, run_slokit, slokit_cmd
+
+SCENARIOS = {
+    # 9 events, the server ends each connection after 3: two reconnects, resumed at 3 and 6.
+    "resume": "- sse: /sse?drop_after=3&retry_ms=100&interval_ms=30\n  events: 9",
+    # The same but the connection is cut without the chunked terminator: dropped, twice.
+    "abort": "- sse: /sse?drop_after=2&drop=abort&retry_ms=50&interval_ms=30\n  events: 6",
+    "slow": "- sse: /sse?first_byte_ms=200&interval_ms=10\n  events: 1",
+    "json": "- sse: /json\n  events: 1\n  reconnect: false",
+    "status": "- sse: /sse?status=500\n  events: 1\n  reconnect: false",
+    "multiline": (
+        "- sse: /sse?multiline=1&heartbeat=1&crlf=1&event=order&interval_ms=20\n"
+        '  until: {body_contains: "line2 of 3"}\n'
+        '  checks: [{event: order}, {body_contains: "line1"}]'
+    ),
+    "echo": '- ws: /ws/echo\n  send: [hello, {a: 1}]\n  checks: [{body_contains: "hello"}]',
+    "ticks": "- ws: /ws/ticks?n=4&interval_ms=20\n  hold: 5s",
+    "wsdrop": "- ws: /ws/drop?after=2&interval_ms=20\n  events: 4\n  retry: 100ms",
+}
+
+
+def _spec(path: Path, url: str, refused: str) -> Path:
+    lines = [f"service: streams\ntarget: {url}\nscenarios:"]
+    flows = {**SCENARIOS, "refused": f"- sse: {refused}/sse\n  events: 1\n  reconnect: false"}
+    for name, flow in flows.items():
+        lines.append(
+            f"  {name}:\n    executor: per-vu-iterations\n    vus: 1\n    iterations: "
+            f"{3 if name == 'slow' else 1}\n    max_duration: 20s\n    flow:\n"
+            + textwrap.indent(flow, "      ")
+        )
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    base = tmp_path_factory.mktemp("streams")
+    app = UvicornApp("events_app:app", args=("--ws", "wsproto"))
+    try:
+        spec = _spec(base / "streams.yaml", app.url, f"http://127.0.0.1:{free_port()}")
+        done = run_slokit("run", str(spec), "-w", "1", "--out", str(base / "out"), timeout=120)
+        with urllib.request.urlopen(f"{app.url}/stats", timeout=5) as response:
+            stats = json.loads(response.read())
+    finally:
+        app.kill()
+    results = json.loads((base / "out" / "results.json").read_text(encoding="utf-8"))
+    return {"done": done, "results": results, "server": stats, "out": base / "out"}
+
+
+def _sc(run: dict[str, Any], name: str) -> dict[str, Any]:
+    scenario: dict[str, Any] = run["results"]["scenarios"][name]
+    return scenario
+
+
+def _stream(run: dict[str, Any], name: str) -> dict[str, Any]:
+    streams = _sc(run, name)["streams"]
+    assert len(streams) == 1, streams
+    found: dict[str, Any] = next(iter(streams.values()))
+    return found
+
+
+def test_resume_after_the_server_ends_the_stream(run: dict[str, Any]) -> None:
+    s = _stream(run, "resume")
+    assert s["events"] == 9
+    assert s["opened"] == 3
+    assert s["reconnects"] == 2
+    assert s["errors"] == {}  # a clean end is not an error: EventSource reconnects
+    # Resumed where it left off: the server saw the ids of the last events received.
+    assert run["server"]["last_event_ids"][:2] == ["3", "6"]
+    # Reconnect time runs from the drop to the first event again: at least retry: 100 ms
+    # plus one 30 ms interval.
+    assert s["reconnect_ms"]["count"] == 2
+    assert s["reconnect_ms"]["min"] >= 130
+    assert s["first_event_ms"]["count"] == 3
+    assert s["gap_ms"]["count"] == 6
+    request = _sc(run, "resume")["requests"]["SSE /sse"]
+    assert request["count"] == 3
+    assert request["failures"] == {}
+
+
+def test_a_connection_cut_mid_stream_is_dropped_and_reconnected(run: dict[str, Any]) -> None:
+    s = _stream(run, "abort")
+    assert s["events"] == 6
+    assert s["errors"] == {"dropped": 2}
+    assert s["reconnects"] == 2
+    assert s["uptime"] < 1.0
+
+
+def test_handshake_measures_the_servers_delay(run: dict[str, Any]) -> None:
+    latency = _sc(run, "slow")["requests"]["SSE /sse"]["latency_ms"]
+    # 200 ms of injected delay before the head, plus loopback: never below, barely above.
+    assert latency["min"] >= 199.8
+    assert latency["max"] < 200 * 1.25
+
+
+def test_wrong_content_type_and_bad_status_are_named(run: dict[str, Any]) -> None:
+    json_sc = _sc(run, "json")
+    assert json_sc["requests"]["SSE /json"]["failures"] == {"content_type": 1}
+    assert _stream(run, "json")["errors"] == {"content_type": 1}
+    status_sc = _sc(run, "status")
+    assert status_sc["requests"]["SSE /sse"]["failures"] == {"5xx": 1}
+    assert _stream(run, "status")["errors"] == {"status": 1}
+    refused = _stream(run, "refused")
+    assert refused["errors"] == {"refused": 1}
+    (request,) = _sc(run, "refused")["requests"].values()
+    assert request["failures"] == {"connect": 1}
+
+
+def test_multiline_data_heartbeats_crlf_and_until(run: dict[str, Any]) -> None:
+    s = _stream(run, "multiline")
+    assert s["events"] == 3  # until the third event's second data line
+    assert s["checks"] == {"passed": 6, "failed": 0}
+
+
+def test_websocket_echo_clean_close_and_drop(run: dict[str, Any]) -> None:
+    echo = _stream(run, "echo")
+    assert echo["sent"] == 2
+    assert echo["events"] == 2
+    assert echo["checks"] == {"passed": 1, "failed": 1}  # {"a":1} does not contain hello
+    assert _sc(run, "echo")["requests"]["WS /ws/echo"]["failures"] == {}
+    ticks = _stream(run, "ticks")
+    assert ticks["events"] == 4
+    assert ticks["errors"] == {}
+    assert ticks["reconnects"] == 0
+    drop = _stream(run, "wsdrop")
+    assert drop["events"] == 4
+    assert drop["reconnects"] == 1
+    assert drop["errors"] == {"dropped": 1}
+
+
+def test_reports_show_streams(run: dict[str, Any]) -> None:
+    assert run["done"].returncode == 0, run["done"].stdout + run["done"].stderr
+    assert "streams (after warm-up)" in run["done"].stdout
+    summary = (run["out"] / "summary.md").read_text(encoding="utf-8")
+    assert "| stream | opened | reconnects |" in summary
+    html = (run["out"] / "report.html").read_text(encoding="utf-8")
+    assert '<table class="streams">' in html
+
+
+def test_bad_stream_steps_get_clear_errors(tmp_path: Path) -> None:
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(
+        "service: bad\ntarget: http://127.0.0.1:1\nscenarios:\n  a:\n"
+        "    executor: constant-vus\n    vus: 1\n    duration: 1s\n    flow:\n"
+        "      - sse: ws://127.0.0.1:1/ws\n        hold: 1s\n"
+        "      - ws: http://127.0.0.1:1/ws\n        hold: 1s\n"
+        "      - get: /x\n        hold: 1s\n"
+        "      - sse: /events\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        slokit_cmd("validate", str(spec)), capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode != 0
+    out = done.stdout + done.stderr
+    assert "a ws:// URL is a WebSocket: write it as ws: URL" in out
+    assert "a WebSocket URL starts with ws:// or wss://; write ws://127.0.0.1:1/ws" in out
+    assert "'hold' only applies to a stream step (sse: or ws:)" in out
+    assert "an sse: step needs 'hold'" in out
