@@ -34,13 +34,40 @@ SCENARIOS = {
 }
 
 
+JOURNEY = """
+from slokit.load import Session
+
+
+async def run(s: Session) -> None:
+    got = await s.sse("/sse?interval_ms=20", until=lambda e: e.id == "4")
+    s.check(got.count == 4 and got.last.data == '{"seq": 4}', name="sse until id 4")
+    echoed = await s.ws(
+        "/ws/echo", send=["one"], events=2, reply=lambda m: "two" if m.data == "one" else None
+    )
+    s.check([m.data for m in echoed.received] == ["one", "two"], name="ws reply")
+"""
+GATES = """gates:
+  - p95(handshake SSE /sse) < 5s
+  - p99(reconnect SSE /sse) < 5s
+  - stream_errors(WS /ws/echo) == 0
+"""
+
+
 def _spec(path: Path, url: str, refused: str) -> Path:
-    lines = [f"service: streams\ntarget: {url}\nscenarios:"]
+    (path.parent / "journey.py").write_text(JOURNEY, encoding="utf-8")
+    lines = [f"service: streams\ntarget: {url}\n{GATES}scenarios:"]
+    lines.append(
+        "  journey:\n    executor: per-vu-iterations\n    vus: 1\n    iterations: 1\n"
+        "    script: journey.py:run\n    gates: ['checks >= 100%', 'stream_uptime > 50%']"
+    )
     flows = {**SCENARIOS, "refused": f"- sse: {refused}/sse\n  events: 1\n  reconnect: false"}
+    # Refused: no handshake at all, so the handshake gate fails there (reported, not gating).
     for name, flow in flows.items():
         lines.append(
             f"  {name}:\n    executor: per-vu-iterations\n    vus: 1\n    iterations: "
-            f"{3 if name == 'slow' else 1}\n    max_duration: 20s\n    flow:\n"
+            f"{3 if name == 'slow' else 1}\n    max_duration: 20s\n"
+            + ("    gate: false\n" if name == "refused" else "")
+            + "    flow:\n"
             + textwrap.indent(flow, "      ")
         )
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -141,6 +168,25 @@ def test_websocket_echo_clean_close_and_drop(run: dict[str, Any]) -> None:
     assert drop["events"] == 4
     assert drop["reconnects"] == 1
     assert drop["errors"] == {"dropped": 1}
+
+
+def test_journeys_hold_streams_and_gates_judge_them(run: dict[str, Any]) -> None:
+    journey = _sc(run, "journey")
+    assert journey["checks"] == {
+        "sse until id 4": {"passed": 1, "failed": 0},
+        "ws reply": {"passed": 1, "failed": 0},
+    }
+    assert journey["streams"]["SSE /sse"]["events"] == 4
+    assert journey["streams"]["WS /ws/echo"]["sent"] == 2
+    verdicts = {(v["scenario"], v["name"]): v for v in run["results"]["verdicts"]}
+    assert verdicts[("journey", "stream_uptime > 50%")]["passed"]
+    assert verdicts[("resume", "p99(reconnect SSE /sse) < 5s")]["passed"]
+    assert verdicts[("resume", "p99(reconnect SSE /sse) < 5s")]["judged"]
+    # Nothing reconnected in the journey: the reconnect gate has nothing to judge there.
+    assert not verdicts[("journey", "p99(reconnect SSE /sse) < 5s")]["judged"]
+    # A spec-wide gate about a WebSocket is not judged where none was held.
+    assert not verdicts[("resume", "stream_errors(WS /ws/echo) == 0")]["judged"]
+    assert verdicts[("echo", "stream_errors(WS /ws/echo) == 0")]["passed"]
 
 
 def test_reports_show_streams(run: dict[str, Any]) -> None:
