@@ -93,7 +93,11 @@ def demo(
             err.print(f"demo service up at {server.url}{note}")
             options = RunOptions(workers=workers, duration=_duration(duration), target=server.url)
             results = execute(
-                spec, scenarios=["mixed"], options=options, out_dir=out_dir, history=history
+                spec,
+                scenarios=["mixed", "events"],
+                options=options,
+                out_dir=out_dir,
+                history=history,
             )
             _provider_summary(server.url)
         if history is not None:

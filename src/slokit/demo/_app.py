@@ -6,6 +6,8 @@ Routes and how they behave, so the demo's SLOs have something real to judge:
 - ``POST /api/orders``: a slower write (20-60 ms of simulated storage latency), 201 + order.
 - ``GET /api/orders/{order_id}``: reads an order back, 404 for unknown ids.
 - ``GET /api/quotes/{sku}``: calls the flaky in-process provider; its failures become 502.
+- ``GET /api/v1/events/stream``: Server-Sent Events, one ``order`` event per order placed,
+  ``: heartbeat`` comments while idle (``?heartbeat=`` seconds), ``Last-Event-ID`` replay.
 
 Unless ``instrumented=False``, the app is wrapped by :func:`slokit.asgi.instrument` with the
 demo's spec: Prometheus metrics on ``/metrics``, the probes (``/livez``, ``/readyz``,
@@ -30,10 +32,11 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI, HTTPException, Path, Query
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, HTTPException, Path, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from slokit.demo._events import EventHub
 from slokit.demo._provider import HEALTHY, Pricing, ProviderError, QuoteProvider
 from slokit.demo._quotes import guarded_quotes
 from slokit.errors import ResilienceError
@@ -113,6 +116,19 @@ def create_app(
     next_id = itertools.count(1)
     app.state.provider = provider
     app.state.orders = orders
+    hub = app.state.events = EventHub()
+
+    @app.get("/api/v1/events/stream", response_model=None)
+    async def event_stream(
+        request: Request, heartbeat: Annotated[float, Query(ge=0.05, le=300)] = 15.0
+    ) -> StreamingResponse:
+        raw = request.headers.get("last-event-id", "")
+        last_id = int(raw) if raw.isdigit() else None
+        return StreamingResponse(
+            hub.stream(last_id, heartbeat),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
 
     @app.get("/api/horoscopes/daily")
     async def daily_horoscope(sign: Annotated[Sign, Query()] = "aries") -> dict[str, str]:
@@ -132,6 +148,7 @@ def create_app(
         orders[order.id] = order
         if len(orders) > MAX_ORDERS:
             orders.popitem(last=False)
+        hub.publish("order", order.model_dump())
         return order
 
     @app.get("/api/orders/{order_id}")

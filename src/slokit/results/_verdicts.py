@@ -320,6 +320,11 @@ def _judge_gate(
         )
     else:
         stats = merge_stats(gate.request or "total", selected)
+        if gate.metric == "checks":  # a stream step's checks ran on its events
+            for stream in sc.streams.values():
+                if gate.request is None or any(s.name == stream.name for s in selected):
+                    stats.checks_passed += stream.checks_passed
+                    stats.checks_failed += stream.checks_failed
         observed, reading = _observe(gate, stats, sc.measured_s)
     passed = observed is not None and gate.compare(observed)
     return Verdict(
