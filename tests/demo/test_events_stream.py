@@ -147,11 +147,6 @@ def test_each_listener_keeps_at_most_the_newest_thousand_and_replay_is_bounded()
     assert replayed == list(range(501, REPLAY + 501))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="EventHub.stream replays from the ring buffer after subscribing, so an order "
-    "placed between the two is sent twice; skip queued ids <= the last one replayed",
-)
 def test_an_order_placed_while_a_client_resumes_is_sent_once() -> None:
     async def scenario() -> list[bytes]:
         hub = EventHub()

@@ -31,7 +31,7 @@ def test_spec_is_yaml_describing_the_demo() -> None:
     spec = raw_spec()
     assert spec["service"] == "demo-orders"
     assert set(spec["slos"]) == {"availability", "daily-latency", "orders-latency", "quotes-errors"}
-    assert list(spec["scenarios"]) == ["mixed", "smoke"]
+    assert list(spec["scenarios"]) == ["mixed", "events", "smoke"]
     assert spec["scenarios"]["mixed"]["executor"] == "constant-arrival-rate"
 
 
@@ -55,8 +55,8 @@ def test_flow_steps_hit_app_routes() -> None:
     routes = app_routes()
     for scenario in raw_spec()["scenarios"].values():
         for step in scenario["flow"]:
-            verb = next(k for k in step if k in {"get", "post", "put", "delete", "patch"})
-            method, path = verb.upper(), step[verb]
+            verb = next(k for k in step if k in {"get", "post", "put", "delete", "patch", "sse"})
+            method, path = ("GET" if verb == "sse" else verb.upper()), step[verb].split("?")[0]
             matching = [p for m, p in routes if m == method and template_matches(p, path)]
             assert matching, f"{method} {path} is not a route of the demo app"
 

@@ -46,16 +46,20 @@ class EventHub:
         self._listeners.add(queue)
         try:
             yield b"retry: 2000\n\n"
+            seen = 0
             if last_id is not None:
                 for event_id, frame in list(self._recent):
                     if event_id > last_id:
+                        seen = event_id
                         yield frame.encode()
             while True:
                 try:
-                    _, frame = await asyncio.wait_for(queue.get(), heartbeat)
+                    event_id, frame = await asyncio.wait_for(queue.get(), heartbeat)
                 except TimeoutError:
                     yield b": heartbeat\n\n"
                     continue
+                if event_id <= seen:
+                    continue  # placed while the replay ran: already sent from the buffer
                 yield frame.encode()
         finally:
             self._listeners.discard(queue)
