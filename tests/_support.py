@@ -99,3 +99,25 @@ def run_slokit(
     return subprocess.run(
         slokit_cmd(*args), capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env
     )
+
+
+class WsServer:
+    """tests/servers/ws_server.py in a subprocess on a free loopback port."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.servers.ws_server", str(self.port)],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_port(self.port, self.proc)
+        except BaseException:
+            stop(self.proc)
+            raise
+
+    def kill(self) -> None:
+        stop(self.proc)

@@ -4,8 +4,6 @@ uvicorn) and tests/servers/ws_server.py (raw asyncio + wsproto WebSocket server)
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -26,29 +24,7 @@ from wsproto.events import (
     TextMessage,
 )
 
-from tests._support import ROOT, UvicornApp, free_port, stop, wait_port
-
-
-class WsServer:
-    """tests/servers/ws_server.py in a subprocess on a free loopback port."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.servers.ws_server", str(self.port)],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            wait_port(self.port, self.proc)
-        except BaseException:
-            stop(self.proc)
-            raise
-
-    def kill(self) -> None:
-        stop(self.proc)
+from tests._support import UvicornApp, WsServer
 
 
 @pytest.fixture(scope="module")

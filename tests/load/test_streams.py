@@ -1,6 +1,7 @@
-"""SSE and WebSocket steps against a real server (tests/servers/events_app.py under
-uvicorn): resumes with Last-Event-ID, reconnects after clean ends and drops, handshake delay
-measured, wrong content type and bad status named, WebSocket echo, clean close and drop."""
+"""SSE and WebSocket steps against real servers: tests/servers/stream_app.py under uvicorn
+(SSE) and tests/servers/ws_server.py (a raw wsproto WebSocket server). Resumes with
+Last-Event-ID, reconnects after clean ends and drops, handshake delay measured, wrong content
+type and bad status named, WebSocket echo, fragments, server pings, clean close and drop."""
 
 from __future__ import annotations
 
@@ -13,24 +14,34 @@ from typing import Any
 
 import pytest
 
-from tests._support import UvicornApp, free_port, run_slokit, slokit_cmd
+from tests._support import UvicornApp, WsServer, free_port, run_slokit, slokit_cmd
 
-SCENARIOS = {
+SSE_SCENARIOS = {
     # 9 events, the server ends each connection after 3: two reconnects, resumed at 3 and 6.
-    "resume": "- sse: /sse?drop_after=3&retry_ms=100&interval_ms=30\n  events: 9",
+    "resume": (
+        "- sse: /sse?drop_after=3&retry_ms=100&first_event_ms=30&interval_ms=30\n  events: 9"
+    ),
     # The same but the connection is cut without the chunked terminator: dropped, twice.
     "abort": "- sse: /sse?drop_after=2&drop=abort&retry_ms=50&interval_ms=30\n  events: 6",
     "slow": "- sse: /sse?first_byte_ms=200&interval_ms=10\n  events: 1",
     "json": "- sse: /json\n  events: 1\n  reconnect: false",
     "status": "- sse: /sse?status=500\n  events: 1\n  reconnect: false",
     "multiline": (
-        "- sse: /sse?multiline=1&heartbeat=1&crlf=1&event=order&interval_ms=20\n"
+        "- sse: /sse?multiline=1&heartbeat_ms=5&crlf=1&event=order&interval_ms=20\n"
         '  until: {body_contains: "line2 of 3"}\n'
         '  checks: [{event: order}, {body_contains: "line1"}]'
     ),
-    "echo": '- ws: /ws/echo\n  send: [hello, {a: 1}]\n  checks: [{body_contains: "hello"}]',
-    "ticks": "- ws: /ws/ticks?n=4&interval_ms=20\n  hold: 5s",
-    "wsdrop": "- ws: /ws/drop?after=2&interval_ms=20\n  events: 4\n  retry: 100ms",
+}
+WS_SCENARIOS = {
+    "echo": '- ws: /echo\n  send: [hello, {a: 1}]\n  checks: [{body_contains: "hello"}]',
+    "ticks": "- ws: /ticks?n=4&interval_ms=20\n  hold: 5s",
+    # Each tick in three frames while the server pings every 10 ms: messages are whole,
+    # pings are answered and are not messages.
+    "fragments": (
+        "- ws: /ticks?n=5&interval_ms=30&fragment=1&ping_ms=10\n  hold: 5s\n"
+        '  checks: [{body_contains: "tick "}]'
+    ),
+    "wsdrop": "- ws: /abort?after=2&interval_ms=20\n  events: 4\n  retry: 100ms",
 }
 
 
@@ -42,51 +53,74 @@ async def run(s: Session) -> None:
     got = await s.sse("/sse?interval_ms=20", until=lambda e: e.id == "4")
     s.check(got.count == 4 and got.last.data == '{"seq": 4}', name="sse until id 4")
     echoed = await s.ws(
-        "/ws/echo", send=["one"], events=2, reply=lambda m: "two" if m.data == "one" else None
+        "WS_URL/echo",
+        name="WS /echo",
+        send=["one"],
+        events=2,
+        reply=lambda m: "two" if m.data == "one" else None,
     )
     s.check([m.data for m in echoed.received] == ["one", "two"], name="ws reply")
 """
 GATES = """gates:
   - p95(handshake SSE /sse) < 5s
   - p99(reconnect SSE /sse) < 5s
-  - stream_errors(WS /ws/echo) == 0
+  - stream_errors(WS /echo) == 0
 """
 
 
-def _spec(path: Path, url: str, refused: str) -> Path:
-    (path.parent / "journey.py").write_text(JOURNEY, encoding="utf-8")
+def _scenario(name: str, flow: str, target: str | None = None) -> str:
+    return (
+        f"  {name}:\n    executor: per-vu-iterations\n    vus: 1\n    iterations: "
+        f"{3 if name == 'slow' else 1}\n    max_duration: 20s\n"
+        + (f"    target: {target}\n" if target else "")
+        + ("    gate: false\n" if name == "refused" else "")
+        + "    flow:\n"
+        + textwrap.indent(flow, "      ")
+    )
+
+
+def _spec(path: Path, url: str, ws_url: str, refused: str) -> Path:
+    journey = JOURNEY.replace("WS_URL", ws_url.replace("http://", "ws://"))
+    (path.parent / "journey.py").write_text(journey, encoding="utf-8")
     lines = [f"service: streams\ntarget: {url}\n{GATES}scenarios:"]
     lines.append(
         "  journey:\n    executor: per-vu-iterations\n    vus: 1\n    iterations: 1\n"
         "    script: journey.py:run\n    gates: ['checks >= 100%', 'stream_uptime > 50%']"
     )
-    flows = {**SCENARIOS, "refused": f"- sse: {refused}/sse\n  events: 1\n  reconnect: false"}
+    flows = {
+        **SSE_SCENARIOS,
+        "refused": f"- sse: {refused}/sse\n  events: 1\n  reconnect: false",
+    }
     # Refused: no handshake at all, so the handshake gate fails there (reported, not gating).
-    for name, flow in flows.items():
-        lines.append(
-            f"  {name}:\n    executor: per-vu-iterations\n    vus: 1\n    iterations: "
-            f"{3 if name == 'slow' else 1}\n    max_duration: 20s\n"
-            + ("    gate: false\n" if name == "refused" else "")
-            + "    flow:\n"
-            + textwrap.indent(flow, "      ")
-        )
+    lines += [_scenario(name, flow) for name, flow in flows.items()]
+    lines += [_scenario(name, flow, ws_url) for name, flow in WS_SCENARIOS.items()]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def _stats(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{url}/stats", timeout=5) as response:
+        stats: dict[str, Any] = json.loads(response.read())
+    return stats
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     base = tmp_path_factory.mktemp("streams")
-    app = UvicornApp("events_app:app", args=("--ws", "wsproto"))
+    app = UvicornApp("stream_app:app")
     try:
-        spec = _spec(base / "streams.yaml", app.url, f"http://127.0.0.1:{free_port()}")
-        done = run_slokit("run", str(spec), "-w", "1", "--out", str(base / "out"), timeout=120)
-        with urllib.request.urlopen(f"{app.url}/stats", timeout=5) as response:
-            stats = json.loads(response.read())
+        ws = WsServer()
+        try:
+            refused = f"http://127.0.0.1:{free_port()}"
+            spec = _spec(base / "streams.yaml", app.url, ws.url, refused)
+            done = run_slokit("run", str(spec), "-w", "1", "--out", str(base / "out"), timeout=120)
+            stats, ws_stats = _stats(app.url), _stats(ws.url)
+        finally:
+            ws.kill()
     finally:
         app.kill()
     results = json.loads((base / "out" / "results.json").read_text(encoding="utf-8"))
-    return {"done": done, "results": results, "server": stats, "out": base / "out"}
+    return {"done": done, "results": results, "server": stats, "ws": ws_stats, "out": base / "out"}
 
 
 def _sc(run: dict[str, Any], name: str) -> dict[str, Any]:
@@ -159,11 +193,19 @@ def test_websocket_echo_clean_close_and_drop(run: dict[str, Any]) -> None:
     assert echo["sent"] == 2
     assert echo["events"] == 2
     assert echo["checks"] == {"passed": 1, "failed": 1}  # {"a":1} does not contain hello
-    assert _sc(run, "echo")["requests"]["WS /ws/echo"]["failures"] == {}
+    assert _sc(run, "echo")["requests"]["WS /echo"]["failures"] == {}
     ticks = _stream(run, "ticks")
     assert ticks["events"] == 4
     assert ticks["errors"] == {}
     assert ticks["reconnects"] == 0
+    fragments = _stream(run, "fragments")
+    assert fragments["events"] == 5  # fifteen frames, five messages
+    assert fragments["checks"] == {"passed": 5, "failed": 0}
+    assert fragments["errors"] == {}
+    # The server pinged while ticking; the client's pongs reached it, and a close with 1000
+    # was answered with 1000.
+    assert run["ws"]["pongs"] >= 5
+    assert 1000 in run["ws"]["close_codes"]
     drop = _stream(run, "wsdrop")
     assert drop["events"] == 4
     assert drop["reconnects"] == 1
@@ -177,7 +219,7 @@ def test_journeys_hold_streams_and_gates_judge_them(run: dict[str, Any]) -> None
         "ws reply": {"passed": 1, "failed": 0},
     }
     assert journey["streams"]["SSE /sse"]["events"] == 4
-    assert journey["streams"]["WS /ws/echo"]["sent"] == 2
+    assert journey["streams"]["WS /echo"]["sent"] == 2
     verdicts = {(v["scenario"], v["name"]): v for v in run["results"]["verdicts"]}
     assert verdicts[("journey", "stream_uptime > 50%")]["passed"]
     assert verdicts[("resume", "p99(reconnect SSE /sse) < 5s")]["passed"]
@@ -185,8 +227,8 @@ def test_journeys_hold_streams_and_gates_judge_them(run: dict[str, Any]) -> None
     # Nothing reconnected in the journey: the reconnect gate has nothing to judge there.
     assert not verdicts[("journey", "p99(reconnect SSE /sse) < 5s")]["judged"]
     # A spec-wide gate about a WebSocket is not judged where none was held.
-    assert not verdicts[("resume", "stream_errors(WS /ws/echo) == 0")]["judged"]
-    assert verdicts[("echo", "stream_errors(WS /ws/echo) == 0")]["passed"]
+    assert not verdicts[("resume", "stream_errors(WS /echo) == 0")]["judged"]
+    assert verdicts[("echo", "stream_errors(WS /echo) == 0")]["passed"]
 
 
 def test_reports_show_streams(run: dict[str, Any]) -> None:
