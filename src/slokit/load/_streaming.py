@@ -39,7 +39,10 @@ DEFAULT_IDLE = 60.0
 """A live stream silent (not even a heartbeat) this long is dropped as timed out: longer
 than the 15-30 s heartbeats servers send, short enough to see a stalled stream."""
 MAX_FAILED_OPENS = 5
-"""Opens failing in a row before a step with no ``hold`` gives up (it has no end else)."""
+"""A step with no ``hold`` gives up on a stream that has been down for ``idle_timeout`` and
+has failed this many opens in a row since: EventSource retries forever, but a VU waiting
+for ``events: N`` must not wait for a dead server until the scenario ends. Both bounds, so
+a short ``retry`` does not give up on a 1 s outage, nor a long one after a single try."""
 _CLOSE_WAIT = 1.0
 _TIMER_SLACK = 0.005
 """uvloop timers have millisecond resolution and may fire a hair before the hold ends."""
@@ -150,6 +153,7 @@ class _Run:
         self.done = False
         self.drop_at: float | None = None
         self.failed_opens = 0
+        self.failing_since: float | None = None
         self.held = _Held(self.recorder, plan, start)
 
     @property
@@ -168,6 +172,12 @@ class _Run:
             stats.failures[request_kind] = stats.failures.get(request_kind, 0) + 1
         errors = self.stats.errors
         errors[kind] = errors.get(kind, 0) + 1
+        self.failed()
+
+    def failed(self) -> None:
+        """One more open failed in a row."""
+        if self.failed_opens == 0:
+            self.failing_since = self.drop_at if self.drop_at is not None else perf_counter()
         self.failed_opens += 1
 
     def stream_error(self, kind: str) -> None:
@@ -176,6 +186,7 @@ class _Run:
 
     def opened(self, conn: SSEConnection | WSConnectionProtocol) -> None:
         self.failed_opens = 0
+        self.failing_since = None
         stats = self.stats
         stats.opened += 1
         if self.drop_at is not None:
@@ -219,7 +230,10 @@ class _Run:
     def may_retry(self) -> bool:
         if self.done or not self.plan.reconnect or self.left() <= 0:
             return False
-        return self.plan.hold is not None or self.failed_opens < MAX_FAILED_OPENS
+        if self.plan.hold is not None or self.failed_opens < MAX_FAILED_OPENS:
+            return True
+        assert self.failing_since is not None
+        return perf_counter() - self.failing_since < self.plan.idle
 
     async def pause(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, min(seconds, self.left())))
@@ -241,7 +255,7 @@ def _record_open(
     if not ok:
         errors = run.stats.errors
         errors["status"] = errors.get("status", 0) + 1
-        run.failed_opens += 1
+        run.failed()
         return False
     if plan.kind == "sse":
         ctype = (conn.header(b"content-type") or "").split(";", 1)[0].strip().lower()
@@ -250,7 +264,7 @@ def _record_open(
             stats.failures["content_type"] = stats.failures.get("content_type", 0) + 1
             errors = run.stats.errors
             errors["content_type"] = errors.get("content_type", 0) + 1
-            run.failed_opens += 1
+            run.failed()
             return False
     return True
 
