@@ -10,7 +10,7 @@ from typing import Any
 
 from slokit.errors import TransportError, UsageError
 from slokit.load._http import HttpClient, PreparedRequest, Response
-from slokit.load._jsonpath import MISSING, compile_path, lookup
+from slokit.load._jsonpath import JsonCheck
 from slokit.load._naming import request_name
 from slokit.load._streaming import DEFAULT_IDLE, EventCheck, StreamPlan, hold_sse, hold_ws
 from slokit.load._template import has_placeholders, render, render_value
@@ -35,9 +35,7 @@ def join_url(target: str | None, path: str) -> str:
 class CompiledCheck:
     statuses: frozenset[int] | None = None
     contains: bytes | None = None
-    path: tuple[str | int, ...] | None = None
-    equals: Any = MISSING
-    exists: bool | None = None
+    json: JsonCheck | None = None
 
     @classmethod
     def from_spec(cls, check: Check) -> CompiledCheck:
@@ -45,25 +43,15 @@ class CompiledCheck:
             return cls(statuses=frozenset(check.status))
         if check.body_contains is not None:
             return cls(contains=check.body_contains.encode())
-        assert check.json_path is not None
-        equals = check.equals if "equals" in check.model_fields_set else MISSING
-        exists = check.exists if check.exists is not None or equals is not MISSING else True
-        return cls(path=compile_path(check.json_path), equals=equals, exists=exists)
+        return cls(json=JsonCheck.from_spec(check))
 
     def passes(self, response: Response) -> bool:
         if self.statuses is not None:
             return response.status in self.statuses
         if self.contains is not None:
             return self.contains in response.body
-        try:
-            document = json.loads(response.body)
-        except ValueError:
-            return False
-        assert self.path is not None
-        found = lookup(document, self.path)
-        if self.equals is not MISSING:
-            return found is not MISSING and bool(found == self.equals)
-        return (found is not MISSING) == bool(self.exists)
+        assert self.json is not None
+        return self.json.passes(response.body)
 
 
 @dataclass(slots=True)
@@ -108,10 +96,7 @@ def _event_check(check: Check) -> EventCheck:
         return EventCheck(event=check.event)
     if check.body_contains is not None:
         return EventCheck(contains=check.body_contains)
-    assert check.json_path is not None
-    equals = check.equals if "equals" in check.model_fields_set else MISSING
-    exists = check.exists if check.exists is not None or equals is not MISSING else True
-    return EventCheck(path=compile_path(check.json_path), equals=equals, exists=exists)
+    return EventCheck(json=JsonCheck.from_spec(check))
 
 
 def _plan(step: Step, name: str, path: str) -> StreamPlan:

@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from time import perf_counter
-from typing import Any, Protocol
+from typing import Protocol, TypeVar
 
 from slokit.errors import ConnectError, ProtocolError, RequestTimeout, TransportError
 from slokit.load._http import HttpClient, PreparedRequest
-from slokit.load._jsonpath import MISSING, lookup
+from slokit.load._jsonpath import JsonCheck
 from slokit.load._recorder import Recorder
 from slokit.load._sse import SSEEvent, SSEParser
 from slokit.load._stream import SSEConnection, StreamEnded, WSConnectionProtocol, WSMessage
@@ -46,6 +45,7 @@ a short ``retry`` does not give up on a 1 s outage, nor a long one after a singl
 _CLOSE_WAIT = 1.0
 _TIMER_SLACK = 0.005
 """uvloop timers have millisecond resolution and may fire a hair before the hold ends."""
+_T = TypeVar("_T")
 _TRANSPORT_KIND = {ConnectError: "refused", RequestTimeout: "timeout", ProtocolError: "protocol"}
 
 
@@ -59,9 +59,7 @@ class EventCheck:
 
     event: str | None = None
     contains: str | None = None
-    path: tuple[str | int, ...] | None = None
-    equals: Any = MISSING
-    exists: bool | None = None
+    json: JsonCheck | None = None
 
     def passes(self, data: str | bytes, event: str = "message") -> bool:
         if self.event is not None:
@@ -70,15 +68,8 @@ class EventCheck:
             if isinstance(data, bytes):
                 return self.contains.encode() in data
             return self.contains in data
-        try:
-            document = json.loads(data)
-        except ValueError:
-            return False
-        assert self.path is not None
-        found = lookup(document, self.path)
-        if self.equals is not MISSING:
-            return found is not MISSING and bool(found == self.equals)
-        return (found is not MISSING) == bool(self.exists)
+        assert self.json is not None
+        return self.json.passes(data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +146,12 @@ class _Run:
         self.failed_opens = 0
         self.failing_since: float | None = None
         self.held = _Held(self.recorder, plan, start)
+        self.client: HttpClient = vu.client
+        self.conn: SSEConnection | WSConnectionProtocol | None = None
+        # Open model: the first open is the arrival, late from its intended start or not.
+        self.intended = vu.intended
+        vu.intended = None
+        self.recorder.held.add(self.held)
 
     @property
     def stats(self) -> StreamStats:
@@ -238,6 +235,66 @@ class _Run:
     async def pause(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, min(seconds, self.left())))
 
+    async def again(self, delay: float) -> bool:
+        """After a failed open or a drop: True once ``delay`` passed and the step goes on."""
+        if not self.may_retry():
+            return False
+        await self.pause(delay)
+        return True
+
+    async def again_after_error(self, exc: TransportError, delay: float) -> bool:
+        """An open failed below HTTP: recorded, then :meth:`again`. The very first open of a
+        step with no ``hold`` that cannot retry aborts the iteration, as a failed request
+        does."""
+        self.open_failed(_TRANSPORT_KIND.get(type(exc), "protocol"), exc.kind)
+        if not self.may_retry():
+            if self.drop_at is None and self.received == 0 and self.plan.hold is None:
+                raise IterationAborted from exc
+            return False
+        await self.pause(delay)
+        return True
+
+    def accept(self, conn: SSEConnection | WSConnectionProtocol) -> bool:
+        """Record the open; True when it gave a live stream (else it is closed)."""
+        if not _record_open(self, conn, self.intended):
+            _close(self.client, conn)
+            return False
+        self.intended = None
+        self.opened(conn)
+        self.conn = conn
+        return True
+
+    async def wait(self, receive: Callable[[float], Awaitable[_T]]) -> _T | None:
+        """The next read, bounded by ``idle_timeout`` and the hold's end; None at the end.
+        Silence for ``idle_timeout`` is a ``timeout`` error and ends the connection."""
+        left = self.left()
+        if left <= 0:
+            return None
+        try:
+            return await receive(min(self.plan.idle, left))
+        except TimeoutError:
+            if self.left() <= _TIMER_SLACK:
+                return None
+            self.stream_error("timeout")
+            raise StreamEnded("timeout") from None
+
+    def release(self, at: float) -> None:
+        """The live connection is over (measured up to ``at``) and closed."""
+        if self.conn is not None:
+            self.lost(self.conn, at)
+            _close(self.client, self.conn)
+            self.conn = None
+
+    def drop(self, at: float) -> None:
+        """The live connection dropped at ``at``: the reconnect clock starts."""
+        self.release(at)
+        self.drop_at = at
+
+    def finish(self) -> None:
+        self.release(perf_counter())
+        self.held.flush(perf_counter())
+        self.recorder.held.discard(self.held)
+
 
 def _latency(conn: SSEConnection | WSConnectionProtocol, intended: float | None) -> float:
     return conn.head_at - (intended if intended is not None else conn.started)
@@ -277,52 +334,30 @@ async def hold_sse(
 ) -> None:
     """Hold an SSE stream until the step's end; ``request(extra_headers)`` builds the open.
     ``on_event`` sees every event; a true return ends the hold (a journey's ``until``)."""
-    client: HttpClient = vu.client
     run = _Run(plan, vu)
-    recorder = run.recorder
-    recorder.held.add(run.held)
     parser = SSEParser()
-    conn: SSEConnection | None = None
-    intended = vu.intended
-    vu.intended = None
     try:
         while not run.done and run.left() > 0:
             extra = {"Last-Event-ID": parser.last_id} if parser.last_id else {}
             if extra or run.drop_at is not None:
                 extra["Cache-Control"] = "no-cache"
             try:
-                conn = await client.open_sse(request(extra), vu.timeout)
+                conn = await run.client.open_sse(request(extra), vu.timeout)
             except TransportError as exc:
-                run.open_failed(_TRANSPORT_KIND.get(type(exc), "protocol"), exc.kind)
-                if not run.may_retry():
-                    if run.drop_at is None and run.received == 0 and plan.hold is None:
-                        raise IterationAborted from exc
-                    return
-                await run.pause(_retry(plan, parser))
-                continue
-            if not _record_open(run, conn, intended):
-                _close(client, conn)
-                if conn.status == 204 or not run.may_retry():
-                    return
-                await run.pause(_retry(plan, parser))
-                conn = None
-                continue
-            intended = None
-            run.opened(conn)
+                if await run.again_after_error(exc, _retry(plan, parser)):
+                    continue
+                return
+            if not run.accept(conn):
+                if conn.status != 204 and await run.again(_retry(plan, parser)):
+                    continue
+                return  # 204: the server says "do not reconnect"
             parser.reset_stream()
             last: float | None = None
             try:
                 while not run.done:
-                    left = run.left()
-                    if left <= 0:
+                    chunk = await run.wait(conn.read)
+                    if chunk is None:
                         break
-                    try:
-                        chunk = await conn.read(min(plan.idle, left))
-                    except TimeoutError:
-                        if run.left() <= _TIMER_SLACK:
-                            break
-                        run.stream_error("timeout")
-                        raise StreamEnded("timeout") from None
                     at = conn.data_at
                     for event in parser.feed(chunk):
                         run.event(at, conn.started, last)
@@ -333,27 +368,15 @@ async def hold_sse(
                         if run.done:
                             break
             except StreamEnded as ended:
-                now = perf_counter()
                 if ended.kind not in ("closed", "timeout"):  # timeout: counted when raised
                     run.stream_error(ended.kind)
-                run.lost(conn, now)
-                _close(client, conn)
-                conn = None
-                run.drop_at = now
-                if not run.may_retry():
-                    return
-                await run.pause(_retry(plan, parser))
-                continue
-            now = perf_counter()
-            run.lost(conn, now)
-            _close(client, conn)
-            conn = None
+                run.drop(perf_counter())
+                if await run.again(_retry(plan, parser)):
+                    continue
+                return
+            run.release(perf_counter())
     finally:
-        if conn is not None:
-            run.lost(conn, perf_counter())
-            _close(client, conn)
-        run.held.flush(perf_counter())
-        recorder.held.discard(run.held)
+        run.finish()
 
 
 def _retry(plan: StreamPlan, parser: SSEParser | None = None) -> float:
@@ -376,54 +399,30 @@ async def hold_ws(
 ) -> None:
     """Hold a WebSocket until the step's end, sending ``plan.send`` on each connection.
     ``on_message`` sees every message and returns (end the hold?, a reply to send or None)."""
-    client: HttpClient = vu.client
+    if plan.events is None and plan.hold is None and plan.until is None:
+        plan = _with_events(plan, len(plan.send))
     run = _Run(plan, vu)
-    recorder = run.recorder
-    recorder.held.add(run.held)
-    conn: WSConnectionProtocol | None = None
-    intended = vu.intended
-    vu.intended = None
-    expected = plan.events
-    if expected is None and plan.hold is None and plan.until is None:
-        run.plan = plan = _with_events(plan, len(plan.send))
     try:
         while not run.done and run.left() > 0:
             try:
-                conn = await client.open_ws(url, headers, vu.timeout)
+                conn = await run.client.open_ws(url, headers, vu.timeout)
             except TransportError as exc:
-                run.open_failed(_TRANSPORT_KIND.get(type(exc), "protocol"), exc.kind)
-                if not run.may_retry():
-                    if run.drop_at is None and run.received == 0 and plan.hold is None:
-                        raise IterationAborted from exc
-                    return
-                await run.pause(_retry(plan))
-                continue
-            if not _record_open(run, conn, intended):
-                _close(client, conn)
-                conn = None
-                if not run.may_retry():
-                    return
-                await run.pause(_retry(plan))
-                continue
-            intended = None
-            run.opened(conn)
+                if await run.again_after_error(exc, _retry(plan)):
+                    continue
+                return
+            if not run.accept(conn):
+                if await run.again(_retry(plan)):
+                    continue
+                return
             last: float | None = None
             try:
                 for message in plan.send:
                     conn.send_message(message)
-                stats = run.stats
-                stats.sent += len(plan.send)
+                run.stats.sent += len(plan.send)
                 while not run.done:
-                    left = run.left()
-                    if left <= 0:
+                    received = await run.wait(conn.receive)
+                    if received is None:
                         break
-                    try:
-                        received = await conn.receive(min(plan.idle, left))
-                    except TimeoutError:
-                        if run.left() <= _TIMER_SLACK:
-                            break
-                        run.stream_error("timeout")
-                        raise StreamEnded("timeout") from None
                     run.event(received.at, conn.started, last)
                     last = received.at
                     run.checked(received.data)
@@ -435,31 +434,22 @@ async def hold_ws(
                             conn.send_message(reply)
                             run.stats.sent += 1
             except (StreamEnded, ProtocolError) as ended:
-                now = perf_counter()
                 kind = ended.kind if isinstance(ended, StreamEnded) else "protocol"
-                goodbye = kind == "closed" and conn.close_code in (1000, 1001)
-                if not goodbye and kind != "timeout":
+                if kind == "closed" and conn.close_code in (1000, 1001):
+                    run.release(perf_counter())  # the server said goodbye
+                    return
+                if kind != "timeout":
                     run.stream_error("dropped" if kind == "closed" else kind)
-                run.lost(conn, now)
-                _close(client, conn)
-                conn = None
-                if goodbye:
-                    return
-                run.drop_at = now
-                if not run.may_retry():
-                    return
-                await run.pause(_retry(plan))
-                continue
+                run.drop(perf_counter())
+                if await run.again(_retry(plan)):
+                    continue
+                return
             run.lost(conn, perf_counter())
             await _goodbye(conn)
-            _close(client, conn)
-            conn = None
+            _close(run.client, conn)
+            run.conn = None
     finally:
-        if conn is not None:
-            run.lost(conn, perf_counter())
-            _close(client, conn)
-        run.held.flush(perf_counter())
-        recorder.held.discard(run.held)
+        run.finish()
 
 
 def _with_events(plan: StreamPlan, events: int) -> StreamPlan:
