@@ -103,7 +103,13 @@ def static(request: Request) -> Response:
 @functools.cache
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("slokit.dashboard", "_templates"),
+        # report.html's tables (_tables.html) are shared with the run page.
+        loader=jinja2.ChoiceLoader(
+            [
+                jinja2.PackageLoader("slokit.dashboard", "_templates"),
+                jinja2.PackageLoader("slokit.report", "_templates"),
+            ]
+        ),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

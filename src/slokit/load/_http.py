@@ -13,7 +13,7 @@ import asyncio
 import json as _json
 import re
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from time import perf_counter
 from types import TracebackType
 from typing import Any, TypeVar
@@ -327,16 +327,9 @@ class HttpClient:
         """Send ``prepared`` on a connection of its own and return once the response head
         is in; the body is then read with :meth:`SSEConnection.read`. Raises ConnectError,
         RequestTimeout or ProtocolError like :meth:`send`."""
-        deadline = perf_counter() + timeout
-        conn = await self._open_stream(prepared.origin, deadline, timeout, SSEConnection)
-        try:
-            conn.send(prepared.raw)
-            await conn.head(max(0.0, deadline - perf_counter()))
-        except BaseException:
-            conn.close()
-            self._streams.discard(conn)
-            raise
-        return conn
+        return await self._open_stream(
+            prepared.origin, timeout, SSEConnection, lambda conn: conn.send(prepared.raw)
+        )
 
     async def open_ws(
         self, url: str, headers: Mapping[str, str] | None, timeout: float
@@ -355,26 +348,29 @@ class HttpClient:
                 extra.append((name, str(value)))
         if not any(k.lower() == "user-agent" for k, _ in extra):
             extra.append(("User-Agent", USER_AGENT))
-        deadline = perf_counter() + timeout
-        conn = await self._open_stream(origin, deadline, timeout, WSConnectionProtocol)
-        try:
-            conn.open(host, target, extra)
-            await conn.head(max(0.0, deadline - perf_counter()))
-        except BaseException:
-            conn.close()
-            self._streams.discard(conn)
-            raise
-        return conn
+        return await self._open_stream(
+            origin, timeout, WSConnectionProtocol, lambda conn: conn.open(host, target, extra)
+        )
 
     async def _open_stream(
-        self, origin: Origin, deadline: float, timeout: float, factory: type[S]
+        self, origin: Origin, timeout: float, factory: type[S], start: Callable[[S], None]
     ) -> S:
+        """A connection of its own for a stream: ``start`` writes the request, and it is
+        returned once the response head is in (closed and forgotten if that fails)."""
+        deadline = perf_counter() + timeout
         pool = self._pools.get(origin.key) or self._pool_for(origin)
         conn = await pool.connect(asyncio.get_running_loop(), deadline, timeout, factory)
         if self._closed:
             conn.close()
             raise ConnectError(f"cannot connect to {origin.label}: the client was closed")
         self._streams.add(conn)
+        try:
+            start(conn)
+            await conn.head(max(0.0, deadline - perf_counter()))
+        except BaseException:
+            conn.close()
+            self._streams.discard(conn)
+            raise
         return conn
 
     def stream_closed(self, conn: SSEConnection | WSConnectionProtocol) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from slokit import __version__
@@ -165,6 +164,7 @@ def _template() -> jinja2.Template:
     import jinja2  # imported lazily, with plotly: only report.html needs them
 
     env = jinja2.Environment(
+        loader=jinja2.PackageLoader("slokit.report", "_templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -177,8 +177,7 @@ def _template() -> jinja2.Template:
     env.filters["count"] = format_count
     env.filters["percent"] = format_percent
     env.globals["verdict_result"] = verdict_result
-    source = resources.files("slokit.report").joinpath("_templates", "report.html")
-    return env.from_string(source.read_text(encoding="utf-8"))
+    return env.get_template("report.html")
 
 
 @functools.cache
