@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from slokit.results._capacity import CapacityResult
 from slokit.results._drift import Drift
@@ -20,6 +20,9 @@ from slokit.results._resources import ResourceTimeline
 from slokit.results._spike import Spike
 from slokit.results._stats import RequestStats
 from slokit.results._streams import StreamStats
+
+if TYPE_CHECKING:
+    from slokit.spec import Gate
 
 __all__ = ["RESULTS_FORMAT", "RunResults", "ScenarioResults", "TimelinePoint", "Verdict"]
 
@@ -53,6 +56,35 @@ class Verdict:
     ``observed`` None, so it never fails, holds back or passes anything."""
     held_back: int | None = None
     """N when ``--fail-after N`` held this failure back: reported, not failing the run yet."""
+
+    @classmethod
+    def of_gate(
+        cls,
+        gate: Gate,
+        scenario: str,
+        *,
+        passed: bool,
+        observed: float | None,
+        detail: str,
+        gated: bool,
+        judged: bool = True,
+    ) -> Verdict:
+        """A ``gates:`` verdict; one that is not judged neither passes nor fails anything."""
+        if not judged:
+            passed, gated, observed = True, False, None
+        return cls(
+            name=gate.text,
+            kind="gate",
+            scenario=scenario,
+            passed=passed,
+            observed=observed,
+            threshold=gate.threshold,
+            op=gate.op,
+            unit=gate.unit,
+            detail=detail,
+            gated=gated,
+            judged=judged,
+        )
 
     @property
     def blocking(self) -> bool:

@@ -118,15 +118,11 @@ def judge_stream_gate(gate: Gate, sc: ScenarioResults, gated: bool, *, own: bool
                 detail = f"cannot pass: {reading}"
         else:
             passed, detail = gate.compare(observed), reading
-    return Verdict(
-        name=gate.text,
-        kind="gate",
-        scenario=sc.name,
+    return Verdict.of_gate(
+        gate,
+        sc.name,
         passed=passed,
         observed=observed,
-        threshold=gate.threshold,
-        op=gate.op,
-        unit=gate.unit,
         detail=detail,
         gated=gated,
         judged=judged,

@@ -262,15 +262,11 @@ def _judge_soak_gate(gate: Gate, sc: ScenarioResults, gated: bool, *, own: bool)
     else:
         observed, detail = reading.observed, reading.text
         passed = gate.compare(reading.observed)
-    return Verdict(
-        name=gate.text,
-        kind="gate",
-        scenario=sc.name,
+    return Verdict.of_gate(
+        gate,
+        sc.name,
         passed=passed,
         observed=observed,
-        threshold=gate.threshold,
-        op=gate.op,
-        unit=gate.unit,
         detail=detail,
         gated=gated,
         judged=judged,
@@ -297,15 +293,11 @@ def _judge_gate(
         and flow is not None
         and not gate_selects(gate.request, flow)
     ):
-        return Verdict(
-            name=gate.text,
-            kind="gate",
-            scenario=sc.name,
+        return Verdict.of_gate(
+            gate,
+            sc.name,
             passed=True,
             observed=None,
-            threshold=gate.threshold,
-            op=gate.op,
-            unit=gate.unit,
             detail=(
                 f"not judged: this scenario sends no request named or routed "
                 f"{gate.request!r} (its requests: {_sent(flow)})"
@@ -327,15 +319,11 @@ def _judge_gate(
                     stats.checks_failed += stream.checks_failed
         observed, reading = _observe(gate, stats, sc.measured_s)
     passed = observed is not None and gate.compare(observed)
-    return Verdict(
-        name=gate.text,
-        kind="gate",
-        scenario=sc.name,
+    return Verdict.of_gate(
+        gate,
+        sc.name,
         passed=passed,
         observed=observed,
-        threshold=gate.threshold,
-        op=gate.op,
-        unit=gate.unit,
         detail=reading if observed is not None else f"cannot pass: {reading}",
         gated=gated,
     )
