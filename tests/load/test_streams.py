@@ -6,6 +6,7 @@ type and bad status named, WebSocket echo, fragments, server pings, clean close 
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import textwrap
 import urllib.request
@@ -260,3 +261,35 @@ def test_bad_stream_steps_get_clear_errors(tmp_path: Path) -> None:
     assert "a WebSocket URL starts with ws:// or wss://; write ws://127.0.0.1:1/ws" in out
     assert "'hold' only applies to a stream step (sse: or ws:)" in out
     assert "an sse: step needs 'hold'" in out
+
+
+def test_more_streams_than_the_soft_open_files_limit(tmp_path: Path) -> None:
+    """200 held streams under a soft limit of 128 descriptors: the worker raises its soft
+    limit to the hard one, so every stream opens (the usual 1,024 would cap a 2k run)."""
+    app = UvicornApp("stream_app:app")
+    try:
+        spec = tmp_path / "many.yaml"
+        spec.write_text(
+            f"service: many\ntarget: {app.url}\nscenarios:\n  many:\n"
+            "    executor: constant-vus\n    vus: 200\n    duration: 3s\n    flow:\n"
+            "      - sse: /sse?interval_ms=200\n        hold: 10s\n",
+            encoding="utf-8",
+        )
+        command = " ".join(
+            [*map(shlex.quote, slokit_cmd("run", str(spec), "-w", "1", "--no-store")),
+             "--out", shlex.quote(str(tmp_path / "out"))]
+        )  # fmt: skip
+        done = subprocess.run(
+            ["bash", "-c", f"ulimit -Sn 128 && exec {command}"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert _stats(app.url)["connections"] == 200
+    finally:
+        app.kill()
+    results = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))
+    stream = results["scenarios"]["many"]["streams"]["SSE /sse"]
+    assert stream["opened"] == 200
+    assert stream["errors"] == {}

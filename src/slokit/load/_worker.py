@@ -57,6 +57,7 @@ def worker_main(
 ) -> None:
     # Ctrl-C reaches the whole process group; the controller decides how the run ends.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _raise_open_files_limit()
     try:
         import uvloop
 
@@ -71,6 +72,21 @@ def worker_main(
         queue.put(("error", args.worker, traceback.format_exc()))
     finally:
         queue.put(("done", args.worker))
+
+
+def _raise_open_files_limit() -> None:
+    """One socket per VU (and per held stream): the usual soft limit of 1,024 descriptors
+    would fail a 2,000-stream run with "too many open files" although the hard limit allows
+    it. Raised to the hard limit, as Locust does; never lowered."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on Windows
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
 def _slo_routes(spec: Spec) -> list[Route]:
