@@ -23,7 +23,16 @@ def test_bench_runs_every_tool_and_prints_the_ratios() -> None:
     if missing and not os.environ.get("CI"):
         pytest.skip(f"needs {', '.join(missing)} (apt-get install wrk nginx-light)")
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "run.py"), "--seconds", "2", "--rounds", "1"],
+        [
+            sys.executable,
+            str(ROOT / "bench" / "run.py"),
+            "--seconds",
+            "2",
+            "--rounds",
+            "1",
+            "--clients",
+            "50",
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -39,8 +48,16 @@ def test_bench_runs_every_tool_and_prints_the_ratios() -> None:
         "slokit / bare",
         "breaker / pybreaker",
         "slokit with resources (1 s) / without",
+        "slokit SSE worker CPU %",
+        "slokit SSE worker MiB",
     ):
         assert line in done.stdout, done.stdout
     rows = {line.split()[0]: line for line in done.stdout.splitlines() if line.strip()}
     for tool in ("wrk", "locust", "slokit", "/api/horoscopes/daily", "/items/42"):
         assert "n/a" not in rows[tool], done.stdout
+    # The streams table: three rows, every client connected (a note says when not).
+    lines = done.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["tool", "clients"])
+    streams = lines[header + 1 : header + 4]
+    assert [line.split()[0] for line in streams] == ["slokit", "httpx", "slokit"], done.stdout
+    assert not any("connected" in line for line in streams), done.stdout

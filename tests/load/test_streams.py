@@ -95,6 +95,12 @@ def _spec(path: Path, url: str, ws_url: str, refused: str) -> Path:
     # Refused: no handshake at all, so the handshake gate fails there (reported, not gating).
     lines += [_scenario(name, flow) for name, flow in flows.items()]
     lines += [_scenario(name, flow, ws_url) for name, flow in WS_SCENARIOS.items()]
+    # Open model: each arrival opens a stream (the open is the arrival) and takes one event.
+    lines.append(
+        "  arrivals:\n    executor: constant-arrival-rate\n    rate: 20\n    duration: 2s\n"
+        "    max_vus: 50\n    flow:\n"
+        "      - sse: /sse?interval_ms=10\n        events: 1\n"
+    )
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -230,6 +236,17 @@ def test_journeys_hold_streams_and_gates_judge_them(run: dict[str, Any]) -> None
     # A spec-wide gate about a WebSocket is not judged where none was held.
     assert not verdicts[("resume", "stream_errors(WS /echo) == 0")]["judged"]
     assert verdicts[("echo", "stream_errors(WS /echo) == 0")]["passed"]
+
+
+def test_open_model_counts_each_stream_open_as_an_arrival(run: dict[str, Any]) -> None:
+    sc = _sc(run, "arrivals")
+    request = sc["requests"]["SSE /sse"]
+    assert request["count"] == 40  # 20/s for 2 s: every arrival opened a stream
+    assert request["failures"] == {}
+    assert request["dropped"] == 0
+    stream = _stream(run, "arrivals")
+    assert stream["opened"] == 40
+    assert stream["events"] == 40
 
 
 def test_reports_show_streams(run: dict[str, Any]) -> None:

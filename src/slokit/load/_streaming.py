@@ -234,6 +234,18 @@ class _Run:
 
     async def pause(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, min(seconds, self.left())))
+        if self.left() <= _TIMER_SLACK:
+            await self.reach_end()
+
+    async def reach_end(self) -> None:
+        """uvloop's millisecond timers fire a hair early: wait out the last moments, so the
+        step ends at its end, not just before, and the VU's next iteration does not open
+        one more stream at the scenario's end."""
+        for _ in range(20):  # each try gets within a millisecond; 20 is plenty
+            left = self.left()
+            if left <= 0:
+                return
+            await asyncio.sleep(left)
 
     async def again(self, delay: float) -> bool:
         """After a failed open or a drop: True once ``delay`` passed and the step goes on."""
@@ -274,6 +286,7 @@ class _Run:
             return await receive(min(self.plan.idle, left))
         except TimeoutError:
             if self.left() <= _TIMER_SLACK:
+                await self.reach_end()
                 return None
             self.stream_error("timeout")
             raise StreamEnded("timeout") from None

@@ -219,7 +219,9 @@ def distribution_figure(sc: ScenarioResults) -> Figure:
     """The latency distribution of each request name as a CDF on a log axis: read across at
     95 % for the p95. Request names without a response have no line."""
     data = []
-    for i, stats in enumerate(s for s in sc.requests.values() if s.latency.count):
+    # By name: the requests' order is the order they first finished in, which varies.
+    answered = sorted((s for s in sc.requests.values() if s.latency.count), key=lambda s: s.name)
+    for i, stats in enumerate(answered):
         xs, ys = cdf_points(stats.latency)
         data.append(
             _line(
