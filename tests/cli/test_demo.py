@@ -33,11 +33,13 @@ def test_demo_passes_writes_its_report_and_records_the_run_where_it_runs(
 
 def test_demo_break_fails_the_gates_with_exit_1(tmp_path: Path) -> None:
     done = run_slokit(
-        "demo", "--break", "-d", "8s", "-w", "1", "--out", str(tmp_path / "r"), "--no-store",
+        "demo", "--break", "-s", "mixed", "-d", "8s", "-w", "1", "--out", str(tmp_path / "r"),
+        "--no-store",
         cwd=tmp_path,
     )  # fmt: skip
     assert done.returncode == 1, done.stdout + done.stderr
     res = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert list(res["scenarios"]) == ["mixed"]  # -s picks the demo's scenarios
     failed = {v["name"] for v in res["verdicts"] if not v["passed"]}
     # The breaker and the stale cache keep the quotes available; the answers are stale, and
     # the checks gate says so.

@@ -53,6 +53,14 @@ def demo(
     no_store: Annotated[
         bool, typer.Option("--no-store", help="Do not record the run in the run history.")
     ] = False,
+    scenarios: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scenario",
+            "-s",
+            help="Scenario of the demo spec to run (repeatable; default: mixed, then events).",
+        ),
+    ] = None,
     chaos: Annotated[
         str | None,
         typer.Option(
@@ -94,7 +102,7 @@ def demo(
             options = RunOptions(workers=workers, duration=_duration(duration), target=server.url)
             results = execute(
                 spec,
-                scenarios=["mixed", "events"],
+                scenarios=scenarios or list(DEMO_SCENARIOS),
                 options=options,
                 out_dir=out_dir,
                 history=history,
@@ -106,6 +114,9 @@ def demo(
         fail(exc)
     raise typer.Exit(results.exit_code)
 
+
+DEMO_SCENARIOS = ("mixed", "events")
+"""What ``slokit demo`` runs: the mixed API load, then seed 004's real-time clients."""
 
 OUTAGE = (5.0, 15.0)
 """Seconds after the provider's first call: long enough to see the breaker open and the
