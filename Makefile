@@ -27,7 +27,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy src/slokit
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 ## bench: slokit next to wrk and Locust (needs wrk, nginx-light: see bench/README.md)
 bench: $(STAMP)

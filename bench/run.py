@@ -1,7 +1,7 @@
 """slokit next to its peers in one run: throughput (vs wrk and Locust) and latency accuracy.
 
-    .venv/bin/python bench/run.py [--only throughput|accuracy|service|resilience|sampler]
-                                  [--seconds N] [--rounds N] [--check] [--keep]
+    .venv/bin/python bench/run.py [--only throughput|accuracy|service|resilience|sampler|streams]
+                                  [--seconds N] [--rounds N] [--clients N] [--check] [--keep]
 
 Prints a table and the ratios against their bars; exits 1 on a missed bar only with --check.
 See bench/README.md for what each leg measures. Only 127.0.0.1 is ever contacted.
@@ -27,6 +27,7 @@ from _common import BENCH, Cores
 from _resilience import Timed, resilience_leg
 from _sampler import median, sampler_leg
 from _service import ROUTES, ServiceRow, service_leg
+from _streams import CPU_BAR, RSS_BAR, StreamRow, streams_leg
 from _throughput import Measured, throughput_leg
 
 WRK_BAR = 0.5
@@ -157,13 +158,17 @@ def accuracy_seconds(seconds: float) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument(
-        "--only", choices=["throughput", "accuracy", "service", "resilience", "sampler"]
+        "--only",
+        choices=["throughput", "accuracy", "service", "resilience", "sampler", "streams"],
     )
     parser.add_argument(
         "--seconds", type=float, default=8.0, help="length of each throughput leg (default 8)"
     )
     parser.add_argument(
         "--rounds", type=int, default=SERVICE_ROUNDS, help="service leg rounds (default 3)"
+    )
+    parser.add_argument(
+        "--clients", type=int, default=2000, help="SSE clients in the streams leg (default 2000)"
     )
     parser.add_argument("--check", action="store_true", help="exit 1 when a bar is missed")
     parser.add_argument(
@@ -178,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         "service": lambda work: _service(args.seconds, args.rounds, cores, work),
         "resilience": lambda _work: _resilience(),
         "sampler": lambda work: _sampler(args.seconds, args.rounds, cores, work),
+        "streams": lambda work: _streams(args.clients, args.seconds, cores, work),
     }
     bars: list[Bar] = []
     with _workdir(args.keep) as work:
@@ -244,6 +250,52 @@ def report_sampler(rps: dict[str, list[float | None]]) -> list[Bar]:
             ratio is not None and ratio >= 0.99,
             ">= 0.99: sampling costs the generator under 1 % (round-to-round noise is ~1-2 %)",
         )
+    ]
+
+
+def _streams(clients: int, seconds: float, cores: Cores, work: Path) -> list[Bar]:
+    print(
+        f"\n== streams: {clients:,} SSE clients, 1 event/s each (bench/sse_server.py), "
+        f"{seconds:g} s measured once all are connected =="
+    )
+    return report_streams(streams_leg(clients, seconds, cores, work))
+
+
+def report_streams(rows: list[StreamRow]) -> list[Bar]:
+    row_format = "{:<8} {:>8} {:>8} {:>10} {:>12} {:>11} {:>11} {:>10} {:>10}  {}"
+    print(
+        "\n"
+        + row_format.format(
+            "tool", "clients", "workers", "connected", "events/s", "worker CPU", "all CPU",
+            "worker MiB", "all MiB", "notes",
+        )
+    )  # fmt: skip
+    for row in rows:
+        print(
+            row_format.format(
+                row.tool, f"{row.clients:,}", row.workers, f"{row.connected:,}",
+                f"{row.events_per_s:,.0f}", f"{row.worker_cpu:.1f} %", f"{row.total_cpu:.1f} %",
+                f"{row.worker_rss:.0f}", f"{row.total_rss:.0f}", row.note,
+            )
+        )  # fmt: skip
+    ours = rows[0]
+    peer = next((row for row in rows if row.tool != "slokit"), None)
+    if peer is not None and ours.worker_cpu > 0:
+        print(f"(for scale: httpx / slokit CPU = {peer.worker_cpu / ours.worker_cpu:.1f}x)")
+    full = ours.connected >= ours.clients
+    return [
+        Bar(
+            "slokit SSE worker CPU %",
+            ours.worker_cpu,
+            full and ours.worker_cpu < CPU_BAR,
+            f"< {CPU_BAR:g} % of one core with {ours.clients:,} streams",
+        ),
+        Bar(
+            "slokit SSE worker MiB",
+            ours.worker_rss,
+            full and ours.worker_rss < RSS_BAR,
+            f"< {RSS_BAR:g} MiB with {ours.clients:,} streams",
+        ),
     ]
 
 

@@ -95,7 +95,8 @@ def slokit_cmd(*args: str) -> list[str]:
 def run_slokit(
     *args: str, timeout: float = 90.0, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "160", "NO_COLOR": "1"}
+    # Wide: pytest's temporary paths (longer under xdist) must not be folded mid-word.
+    env = {**os.environ, "COLUMNS": "400", "NO_COLOR": "1"}
     return subprocess.run(
         slokit_cmd(*args), capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env
     )
