@@ -149,7 +149,7 @@ def test_ctrl_c_ends_the_experiment_and_still_rolls_back(
     path = tmp_path / "cut.yaml"
     path.write_text(CUT)
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "160"}
-    cmd = slokit_cmd("chaos", str(path), "-t", stack.url, "--proxy-api", stack.proxy_api)
+    cmd = slokit_cmd("chaos", str(path), "-H", stack.url, "--proxy-api", stack.proxy_api)
     proc = subprocess.Popen(
         [*cmd, "-w", "1", "-o", str(tmp_path)],
         stdout=subprocess.PIPE,

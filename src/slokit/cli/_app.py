@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import signal
 from pathlib import Path
 from types import FrameType
@@ -12,13 +14,22 @@ import typer
 
 from slokit import __version__
 from slokit.cli._common import EXIT_USAGE, err, fail, out, setup_logging
+from slokit.cli._foreign import ForeignFlags, k6_output
 from slokit.cli._history import RunHistory
 from slokit.cli._live import LiveProgress
 from slokit.errors import SlokitError, UsageError
 from slokit.load import RunOptions, check_spec, run_spec
 from slokit.report import render_terminal, write_reports
 from slokit.results import RunResults
-from slokit.spec import STARTER_SPEC, Spec, json_schema, load_spec, parse_duration
+from slokit.spec import (
+    STARTER_SPEC,
+    LoadOverrides,
+    Spec,
+    json_schema,
+    load_spec,
+    override_load,
+    parse_duration,
+)
 
 __all__ = ["app", "execute"]
 
@@ -92,13 +103,43 @@ def execute(
 def _duration(text: str | None) -> float | None:
     if text is None:
         return None
+    if "://" in text:
+        raise UsageError(
+            f"--duration/-t is the run time (as Locust's -t), got the URL {text!r}: "
+            "give the target with -H/--host URL or --target URL"
+        )
     try:
         return parse_duration(text)
     except ValueError as exc:
         raise UsageError(f"--duration: {exc}") from None
 
 
-@app.command()
+def set_env(pairs: list[str]) -> None:
+    """``-e KEY=VALUE``: set before the spec is read, so ``${KEY}`` sees it, and inherited by
+    the workers, so journeys read it from ``os.environ`` (k6's ``__ENV``)."""
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not _ENV_NAME.fullmatch(key):
+            raise UsageError(
+                f"--env expects KEY=VALUE with KEY a variable name (letters, digits, _), "
+                f"got {pair!r}"
+            )
+        os.environ[key] = value
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+TargetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--target", "-H", "--host", help="Override the base URL (Locust's -H/--host).",
+        show_default=False,
+    ),
+]  # fmt: skip
+
+
+@app.command(cls=ForeignFlags)
 def run(
     spec: SpecArg,
     scenario: Annotated[
@@ -112,10 +153,50 @@ def run(
     ] = None,
     duration: Annotated[
         str | None,
-        typer.Option("--duration", "-d", help="Override durations, e.g. 30s (ramps scale)."),
+        typer.Option(
+            "--duration",
+            "-d",
+            "--run-time",
+            "-t",
+            help="Override durations, e.g. 30s (ramps scale; Locust's -t/--run-time).",
+            show_default=False,
+        ),
     ] = None,
-    target: Annotated[
-        str | None, typer.Option("--target", "-t", help="Override the base URL.")
+    target: TargetOpt = None,
+    vus: Annotated[
+        int | None,
+        typer.Option(
+            "--vus",
+            "-u",
+            help="Virtual users of closed-model scenarios (a ramping-vus peak is scaled to it).",
+            show_default=False,
+        ),
+    ] = None,
+    rate: Annotated[
+        str | None,
+        typer.Option(
+            "--rate",
+            help="Arrival rate of open-model scenarios, e.g. 200 or 200/s (a ramp's peak).",
+            show_default=False,
+        ),
+    ] = None,
+    iterations: Annotated[
+        int | None,
+        typer.Option(
+            "--iterations",
+            "-i",
+            help="Iterations per VU of per-vu-iterations scenarios.",
+            show_default=False,
+        ),
+    ] = None,
+    env: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--env",
+            "-e",
+            help="Set KEY=VALUE for ${KEY} in the spec and os.environ in journeys (repeatable).",
+            show_default=False,
+        ),
     ] = None,
     out_dir: Annotated[
         Path | None,
@@ -173,9 +254,17 @@ def run(
     """
     setup_logging()
     try:
+        set_env(env or [])
         loaded = load_spec(spec)
         seconds = _duration(duration)
         _check_workers(workers)
+        if out_dir is not None and (why := k6_output(str(out_dir))) is not None:
+            raise UsageError(why)
+        loaded, applied = override_load(
+            loaded, scenario, LoadOverrides(vus=vus, rate=rate, iterations=iterations)
+        )
+        for line in applied:
+            err.print(line)
         # Everything a worker would refuse, refused here: before the target is probed.
         check_spec(loaded, scenario, target, duration=seconds, source=str(spec))
         options = RunOptions(workers=workers, duration=seconds, target=target)
@@ -213,20 +302,25 @@ def _check_workers(workers: int | None) -> None:
         )
 
 
-@app.command()
+@app.command(cls=ForeignFlags)
 def validate(
     spec: SpecArg,
     scenario: Annotated[
         list[str] | None,
         typer.Option("--scenario", "-s", help="Check only these scenarios, as `run -s` would."),
     ] = None,
-    target: Annotated[
-        str | None, typer.Option("--target", "-t", help="The base URL `run --target` will use.")
+    target: TargetOpt = None,
+    env: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--env", "-e", help="Set KEY=VALUE for ${KEY}, as `run -e` would.", show_default=False
+        ),
     ] = None,
 ) -> None:
     """Check SPEC as `slokit run` would before any load: every problem with its line; data
     files, scripts and JSON paths included (exit 2 when invalid). Never connects."""
     try:
+        set_env(env or [])
         loaded = load_spec(spec)
         if loaded.scenarios or scenario:
             check_spec(loaded, scenario, target, need_target=False, source=str(spec))

@@ -58,7 +58,8 @@ def chaos(
         Path, typer.Argument(help="The experiment file, e.g. chaos/redis-latency.yaml.")
     ],
     target: Annotated[
-        str | None, typer.Option("--target", "-t", help="Base URL of the service under test.")
+        str | None,
+        typer.Option("--target", "-H", "--host", help="Base URL of the service under test."),
     ] = None,
     proxy_api: Annotated[
         str | None,

@@ -19,6 +19,7 @@ from slokit.spec._models import (
     SLIQuery,
     Spec,
 )
+from slokit.spec._overrides import LoadOverrides, override_load
 from slokit.spec._resources import BUILTIN_RESOURCES, Resources
 from slokit.spec._route import Route
 from slokit.spec._scenarios import (
@@ -58,6 +59,7 @@ __all__ = [
     "Dependency",
     "Gate",
     "Guards",
+    "LoadOverrides",
     "PerVUIterations",
     "Prometheus",
     "RampingArrivalRate",
@@ -77,6 +79,7 @@ __all__ = [
     "format_duration",
     "json_schema",
     "load_spec",
+    "override_load",
     "parse_duration",
     "parse_percent",
     "parse_quota",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field, WithJsonSchema
@@ -226,6 +227,10 @@ class Prometheus(SpecModel):
         return data, []
 
 
+_K6_STAGE = re.compile(r"\d+(\.\d+)?[a-z]*:\d+")
+"""k6's ``--stage 30s:50`` (its short flag is ``-s``, ours picks a scenario)."""
+
+
 class Spec(SpecModel):
     """A whole ``slokit.yaml``: what the service promises, needs, and how to load it."""
 
@@ -264,4 +269,9 @@ class Spec(SpecModel):
         names = list(self.scenarios)
         hint = suggest(name, names)
         extra = f"did you mean {hint!r}? " if hint else ""
+        if _K6_STAGE.fullmatch(name):
+            extra = (
+                "-s picks a scenario here (k6's -s is a stage): write stages in a ramping-vus "
+                "scenario, stages: [{to: 50, over: 30s}], and --duration scales them; "
+            )
         raise UsageError(f"unknown scenario {name!r}; {extra}scenarios: {', '.join(names)}")

@@ -8,10 +8,10 @@ STARTER_SPEC = """\
 # slokit.yaml: what this service promises (SLOs) and how to load-test it.
 # Check it with `slokit validate slokit.yaml`; run it with `slokit run slokit.yaml`.
 # Units: durations 250ms, 1.5s, 10m, 2h, 30d; percentages 99.9%; rates 50/s, 15/hour.
-# ${VAR} and ${VAR:-default} are read from the environment.
+# ${VAR} and ${VAR:-default} are read from the environment (`slokit run -e VAR=value` sets one).
 
 service: my-service
-target: ${TARGET:-http://127.0.0.1:8000}   # base URL; `--target` overrides it
+target: ${TARGET:-http://127.0.0.1:8000}   # base URL; `-H URL` (or --target) overrides it
 
 slos:
   availability:                   # share of requests that are not 5xx or failed connections
