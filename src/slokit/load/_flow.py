@@ -36,14 +36,17 @@ class CompiledCheck:
     statuses: frozenset[int] | None = None
     contains: bytes | None = None
     json: JsonCheck | None = None
+    label: str = ""
+    """What it checks, as the results name a failed one: ``status 200``, ``$.id exists``."""
 
     @classmethod
     def from_spec(cls, check: Check) -> CompiledCheck:
+        label = check.describe()
         if check.status is not None:
-            return cls(statuses=frozenset(check.status))
+            return cls(statuses=frozenset(check.status), label=label)
         if check.body_contains is not None:
-            return cls(contains=check.body_contains.encode())
-        return cls(json=JsonCheck.from_spec(check))
+            return cls(contains=check.body_contains.encode(), label=label)
+        return cls(json=JsonCheck.from_spec(check), label=label)
 
     def passes(self, response: Response) -> bool:
         if self.statuses is not None:
@@ -223,11 +226,11 @@ async def run_flow(steps: Sequence[CompiledStep], vu: VU) -> None:
             raise IterationAborted from exc
         start = response.started if intended is None else intended
         checks = step.checks
-        failed = 0
+        failed: tuple[str, ...] = ()
         if checks:
             for check in checks:
                 if not check.passes(response):
-                    failed += 1
+                    failed += (check.label,)
         recorder.response(
             step.name,
             step.method,
@@ -237,8 +240,9 @@ async def run_flow(steps: Sequence[CompiledStep], vu: VU) -> None:
             step.ok_status,
             response.bytes_sent,
             response.bytes_received,
+            len(failed),
+            len(checks) - len(failed),
             failed,
-            len(checks) - failed,
         )
         if step.think > 0:
             await asyncio.sleep(step.think)

@@ -65,6 +65,7 @@ class Recorder:
         received: int,
         checks_failed: int = 0,
         checks_passed: int = 0,
+        failed_checks: tuple[str, ...] = (),
     ) -> bool:
         """Record one complete response; returns True when it counts as a success."""
         stats = self._current.get(name)
@@ -82,6 +83,9 @@ class Recorder:
         kind = failure_kind(status, ok_status)
         if checks_failed:
             stats.checks_failed += checks_failed
+            labels = stats.check_failures
+            for label in failed_checks:
+                labels[label] = labels.get(label, 0) + 1
             if kind is None:
                 kind = "check"
         if kind is None:

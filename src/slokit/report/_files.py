@@ -16,6 +16,7 @@ from xml.etree import ElementTree as ET
 
 from slokit.errors import UsageError
 from slokit.report._capacity import capacity_rows, capacity_summary
+from slokit.report._checks import failed_check_lines
 from slokit.report._csv import history_csv, stats_csv
 from slokit.report._headline import headline, held_by, is_judged, verdict_result
 from slokit.report._html import render_html
@@ -162,6 +163,9 @@ def summary_markdown(results: RunResults) -> str:
                 f"| {p50} | {p95} | {p99} | {format_count(stats.dropped)} |"
             )
         lines.append("")
+        failed = failed_check_lines(sc)
+        if failed:
+            lines += ["Failed checks:", ""] + [f"- {_md(line)}" for line in failed] + [""]
         lines += _soak_markdown(sc)
     return "\n".join(lines)
 

@@ -21,6 +21,7 @@ from slokit import __version__
 from slokit.report._capacity import CapacityRow, capacity_rows, capacity_summary
 from slokit.report._capacity_charts import CAPACITY_CHART_TITLES
 from slokit.report._charts import FONT, plotly_config, scenario_figures
+from slokit.report._checks import failed_check_lines
 from slokit.report._headline import headline, verdict_result
 from slokit.report._resource_charts import RESOURCE_CHART_TITLES
 from slokit.report._soak import (
@@ -82,6 +83,7 @@ class ScenarioView:
     saturated: str | None = None
     spike: list[str] = field(default_factory=list)
     streams: list[StreamRow] = field(default_factory=list)
+    failed_checks: list[str] = field(default_factory=list)
 
 
 def _when(value: datetime) -> str:
@@ -141,6 +143,7 @@ def _scenario_view(index: int, sc: ScenarioResults) -> ScenarioView:
         saturated=generator_note(sc),
         spike=spike_lines(sc),
         streams=stream_rows(sc),
+        failed_checks=failed_check_lines(sc),
         capacity_summary=capacity_summary(sc.capacity) if sc.capacity is not None else [],
     )
     for key, figure in scenario_figures(sc).items():

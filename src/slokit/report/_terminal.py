@@ -8,6 +8,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from slokit.report._capacity import capacity_rows, capacity_summary
+from slokit.report._checks import failed_check_lines
 from slokit.report._headline import headline, verdict_result
 from slokit.report._soak import drift_rows, generator_note, resource_rows, spike_lines
 from slokit.report._streams import stream_rows
@@ -181,6 +182,8 @@ def render_terminal(results: RunResults, console: Console) -> None:
         kinds = _failure_kinds(sc)
         if kinds:
             console.print(kinds, style="red")
+        for line in failed_check_lines(sc):
+            console.print(f"  {escape(line)}", style="red")
         saturated = generator_note(sc)
         if saturated is not None:
             console.print(f"[yellow]{escape(saturated)}[/]")

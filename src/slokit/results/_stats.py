@@ -37,6 +37,7 @@ class RequestStats:
     __slots__ = (
         "bytes_received",
         "bytes_sent",
+        "check_failures",
         "checks_failed",
         "checks_passed",
         "count",
@@ -60,6 +61,8 @@ class RequestStats:
         self.bytes_received = 0
         self.checks_passed = 0
         self.checks_failed = 0
+        self.check_failures: dict[str, int] = {}
+        """Failed checks by their description (``$.price exists``): which check failed."""
         self.latency = Histogram()
         self.server_errors = Histogram()
 
@@ -87,6 +90,8 @@ class RequestStats:
         self.bytes_received += other.bytes_received
         self.checks_passed += other.checks_passed
         self.checks_failed += other.checks_failed
+        for label, n in other.check_failures.items():
+            self.check_failures[label] = self.check_failures.get(label, 0) + n
         self.latency.merge(other.latency)
         if other.server_errors.count:
             self.server_errors.merge(other.server_errors)
@@ -120,6 +125,7 @@ class RequestStats:
             "bytes_sent": self.bytes_sent,
             "bytes_received": self.bytes_received,
             "checks": {"passed": self.checks_passed, "failed": self.checks_failed},
+            "check_failures": dict(sorted(self.check_failures.items())),
             "latency_ms": latency,
         }
 
@@ -138,6 +144,8 @@ class RequestStats:
             "checks_failed": self.checks_failed,
             "histogram": self.latency.to_dict(),
         }
+        if self.check_failures:
+            data["check_failures"] = dict(self.check_failures)
         if self.server_errors.count:  # absent when there were no 5xx: most runs
             data["histogram_5xx"] = self.server_errors.to_dict()
         return data
@@ -152,6 +160,9 @@ class RequestStats:
         stats.bytes_received = int(data.get("bytes_received", 0))
         stats.checks_passed = int(data.get("checks_passed", 0))
         stats.checks_failed = int(data.get("checks_failed", 0))
+        stats.check_failures = {
+            str(k): int(v) for k, v in dict(data.get("check_failures", {})).items()
+        }
         stats.latency = Histogram.from_dict(data.get("histogram", {}))
         stats.server_errors = Histogram.from_dict(data.get("histogram_5xx", {}))
         return stats

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
@@ -96,6 +97,19 @@ class Check(SpecModel):
     equals: Any = None
     exists: bool | None = None
     event: str | None = None
+
+    def describe(self) -> str:
+        """The check in a few words, as results name a failed one."""
+        if self.status is not None:
+            codes = sorted(self.status)
+            return f"status {codes[0]}" if len(codes) == 1 else f"status in {codes}"
+        if self.body_contains is not None:
+            return f"body contains {json.dumps(self.body_contains, ensure_ascii=False)}"
+        if self.event is not None:
+            return f"event {self.event}"
+        if "equals" in self.model_fields_set:
+            return f"{self.json_path} == {json.dumps(self.equals, ensure_ascii=False)}"
+        return f"{self.json_path} {'absent' if self.exists is False else 'exists'}"
 
     @classmethod
     def _prepare(cls, data: dict[Any, Any]) -> tuple[dict[Any, Any], list[Issue]]:
