@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 
 from tests._support import UvicornApp, run_slokit
+from tests.servers.raw import RawServer
 
 SPEC = """service: flags
 target: ${TARGET:-http://127.0.0.1:1}
@@ -133,3 +136,39 @@ def test_other_tools_flags_get_slokits_way(spec: Path, args: list[str], message:
     # Rich boxes errors at the terminal's width: compare without the box and the folds.
     text = " ".join((done.stdout + done.stderr).replace("│", " ").split())
     assert message in text, text
+
+
+def test_insecure_skip_tls_verify_accepts_a_self_signed_certificate(
+    spec: Path, tmp_path: Path
+) -> None:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    trustme.CA().issue_cert("127.0.0.1").configure_cert(context)  # a CA nobody trusts
+    with RawServer(ssl_context=context) as srv:
+        base = ["run", str(spec), "-s", "iterations", "-H", srv.url, "-w", "1", "--no-store"]
+        refused = run_slokit(*base, "-q", "--out", str(tmp_path / "refused"))
+        accepted = run_slokit(
+            *base, "-q", "--insecure-skip-tls-verify", "--out", str(tmp_path / "ok")
+        )
+    assert refused.returncode == 0, refused.stdout + refused.stderr  # no gates: reported
+    failed = _results(tmp_path / "refused")["requests"]["GET /ok"]["failures"]
+    assert failed == {"connect": 1}  # certificate verify failed
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    assert _results(tmp_path / "ok")["requests"]["GET /ok"]["failures"] == {}
+
+
+def test_http_debug_prints_the_first_exchanges_of_each_worker(
+    server: UvicornApp, spec: Path
+) -> None:
+    done = run_slokit(
+        "run", str(spec), "-s", "iterations", "-u", "4", "-i", "5", "-H", server.url,
+        "-w", "1", "--no-store", "-q", "--http-debug",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    err = done.stderr
+    assert err.count("-- http-debug: worker 0, request ") == 10  # of the 20 requests
+    assert "-- http-debug: worker 0, request 10 of 10 --" in err
+    assert "> GET /ok HTTP/1.1" in err
+    assert f"> Host: 127.0.0.1:{server.port}" in err
+    assert "< HTTP/1.1 200 (" in err
+    assert "< content-type: text/plain; charset=utf-8" in err
+    assert "\n< ok\n" in err

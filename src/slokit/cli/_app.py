@@ -42,6 +42,9 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
+HTTP_DEBUG_REQUESTS = 10
+"""Exchanges ``--http-debug`` prints per worker: the first iterations, not the whole run."""
+
 SpecArg = Annotated[
     Path, typer.Argument(help="The spec file, e.g. slokit.yaml.", show_default=False)
 ]
@@ -198,6 +201,21 @@ def run(
             show_default=False,
         ),
     ] = None,
+    insecure: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-skip-tls-verify",
+            help="Do not verify TLS certificates (self-signed staging; k6's flag).",
+        ),
+    ] = False,
+    http_debug: Annotated[
+        bool,
+        typer.Option(
+            "--http-debug",
+            help=f"Print the first {HTTP_DEBUG_REQUESTS} requests and responses of each "
+            "worker to stderr (heads, and bodies up to 1 KiB).",
+        ),
+    ] = False,
     out_dir: Annotated[
         Path | None,
         typer.Option(
@@ -267,7 +285,13 @@ def run(
             err.print(line)
         # Everything a worker would refuse, refused here: before the target is probed.
         check_spec(loaded, scenario, target, duration=seconds, source=str(spec))
-        options = RunOptions(workers=workers, duration=seconds, target=target)
+        options = RunOptions(
+            workers=workers,
+            duration=seconds,
+            target=target,
+            insecure=insecure,
+            http_debug=HTTP_DEBUG_REQUESTS if http_debug else 0,
+        )
         history = RunHistory.from_options(
             spec,
             store=store,

@@ -80,6 +80,10 @@ class RunOptions:
     caller can line its own timeline up with the run's (chaos experiments do)."""
     should_stop: Callable[[], str | None] | None = None
     """Polled a few times a second; a returned reason ends the scenario early as aborted."""
+    insecure: bool = False
+    """Do not verify TLS certificates (self-signed staging): ``--insecure-skip-tls-verify``."""
+    http_debug: int = 0
+    """Print this many requests and responses per worker to stderr: ``--http-debug``."""
 
 
 @dataclass(frozen=True)
@@ -376,6 +380,8 @@ class _Run:
                 workers=self.workers,
                 target=self.target,
                 warmup_seconds=self.warmup_seconds,
+                insecure=self.options.insecure,
+                http_debug=self.options.http_debug,
             )
             p = self.ctx.Process(
                 target=worker_main,

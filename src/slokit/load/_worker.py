@@ -26,6 +26,7 @@ from typing import Any
 
 from slokit.errors import SlokitError
 from slokit.load._data import DataFeed, read_rows
+from slokit.load._debug import DebugClient, insecure_context
 from slokit.load._executors import ExecutorContext, run_executor
 from slokit.load._flow import compile_flow, run_flow
 from slokit.load._http import HttpClient
@@ -50,6 +51,8 @@ class WorkerArgs:
     target: str | None
     warmup_seconds: int
     """Warm-up rounded up to whole seconds: snapshots are per second."""
+    insecure: bool = False
+    http_debug: int = 0
 
 
 def worker_main(
@@ -72,6 +75,22 @@ def worker_main(
         queue.put(("error", args.worker, traceback.format_exc()))
     finally:
         queue.put(("done", args.worker))
+
+
+def _client(args: WorkerArgs) -> HttpClient:
+    sc = args.scenario
+    ssl_context = insecure_context() if args.insecure else None
+    if args.http_debug:
+        return DebugClient(
+            limit=args.http_debug,
+            worker=args.worker,
+            timeout=sc.timeout,
+            follow_redirects=sc.follow_redirects,
+            ssl_context=ssl_context,
+        )
+    return HttpClient(
+        timeout=sc.timeout, follow_redirects=sc.follow_redirects, ssl_context=ssl_context
+    )
 
 
 def _raise_open_files_limit() -> None:
@@ -104,7 +123,7 @@ async def _main(
     stopped = [False]
     with contextlib.suppress(NotImplementedError, RuntimeError):
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopped.__setitem__, 0, True)
-    client = HttpClient(timeout=sc.timeout, follow_redirects=sc.follow_redirects)
+    client = _client(args)
     recorder = Recorder()
     routes = _slo_routes(args.spec)
     feed = None
