@@ -17,4 +17,10 @@ def main() -> None:
             file=sys.stderr,
         )
         raise SystemExit(2) from None
-    app()
+    from typer.main import get_command
+
+    from slokit.cli._help import tidy
+
+    command = get_command(app)
+    tidy(command)
+    command(prog_name="slokit")

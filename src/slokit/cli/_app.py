@@ -15,6 +15,7 @@ import typer
 from slokit import __version__
 from slokit.cli._common import EXIT_USAGE, err, fail, out, setup_logging
 from slokit.cli._foreign import ForeignFlags, k6_output
+from slokit.cli._help import StoreOption
 from slokit.cli._history import RunHistory
 from slokit.cli._live import LiveProgress
 from slokit.errors import SlokitError, UsageError
@@ -230,14 +231,7 @@ def run(
         list[str] | None,
         typer.Option("--label", help="Label the recorded run KEY=VALUE (repeatable)."),
     ] = None,
-    store: Annotated[
-        str | None,
-        typer.Option(
-            "--store",
-            help="Run history: postgresql://user@host/db or a SQLite file; default "
-            "$SLOKIT_STORE, else .slokit/runs.db beside the spec.",
-        ),
-    ] = None,
+    store: StoreOption = None,
     no_store: Annotated[
         bool, typer.Option("--no-store", help="Do not record this run (no history gates).")
     ] = False,

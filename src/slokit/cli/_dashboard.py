@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from slokit.cli._app import app
 from slokit.cli._common import EXIT_USAGE, err, fail, setup_logging
-from slokit.cli._runs import StoreOption
+from slokit.cli._help import StoreOption
 from slokit.errors import SlokitError, StoreError, UsageError
 
 

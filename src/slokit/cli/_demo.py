@@ -11,6 +11,7 @@ import typer
 
 from slokit.cli._app import _duration, app, execute
 from slokit.cli._common import err, fail, out, setup_logging
+from slokit.cli._help import StoreOption
 from slokit.cli._history import RunHistory
 from slokit.errors import SlokitError
 from slokit.load import RunOptions
@@ -31,7 +32,7 @@ def demo(
     serve: Annotated[
         bool, typer.Option("--serve", help="Only run the demo service, in the foreground.")
     ] = False,
-    port: Annotated[int, typer.Option("--port", help="Port for --serve (default 8000).")] = 8000,
+    port: Annotated[int, typer.Option("--port", help="Port for --serve.")] = 8000,
     duration: Annotated[
         str | None, typer.Option("--duration", "-d", help="Run length (default 30s).")
     ] = None,
@@ -41,15 +42,7 @@ def demo(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Report directory.")] = Path(
         "slokit-report"
     ),
-    store: Annotated[
-        str | None,
-        typer.Option(
-            "--store",
-            help="Run history to record the run in: postgresql://... or a SQLite file; "
-            "default $SLOKIT_STORE, else ./.slokit/runs.db.",
-            show_default=False,
-        ),
-    ] = None,
+    store: StoreOption = None,
     no_store: Annotated[
         bool, typer.Option("--no-store", help="Do not record the run in the run history.")
     ] = False,
@@ -70,8 +63,9 @@ def demo(
         ),
     ] = None,
 ) -> None:
-    """Start the demo service, load it for ~30 s, print the verdicts, write ./slokit-report/,
-    and record the run in ./.slokit/runs.db (see it with `slokit dashboard`)."""
+    """Start the demo service, load it, print the verdicts, write ./slokit-report/.
+
+    The run is recorded in ./.slokit/runs.db: see it with `slokit dashboard`."""
     from slokit.demo import DemoServer, spec_path
     from slokit.demo import serve as serve_demo
 

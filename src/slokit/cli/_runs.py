@@ -14,6 +14,7 @@ from rich.table import Table
 
 from slokit.cli._app import app
 from slokit.cli._common import fail, out
+from slokit.cli._help import StoreOption
 from slokit.errors import SlokitError
 from slokit.results import format_count, format_ms, format_percent
 
@@ -26,15 +27,6 @@ runs_app = typer.Typer(
 )
 app.add_typer(runs_app, name="runs")
 
-StoreOption = Annotated[
-    str | None,
-    typer.Option(
-        "--store",
-        help="postgresql://user@host/db or a SQLite file; default $SLOKIT_STORE, else "
-        "PROJECT/.slokit/runs.db.",
-        show_default=False,
-    ),
-]
 ProjectOption = Annotated[
     Path,
     typer.Option("--project", help="Directory of the spec whose .slokit/runs.db to read."),
