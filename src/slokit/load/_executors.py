@@ -123,6 +123,7 @@ async def _one_iteration(ctx: ExecutorContext, vu: VU) -> bool:
     except Exception as exc:  # a user's journey raised: count it, keep the run going
         ctx.recorder.exception("(journey exceptions)", f"{type(exc).__name__}: {exc}")
     vu.iteration += 1
+    ctx.recorder.iterations += 1
     return True
 
 
@@ -149,6 +150,7 @@ async def _closed(
         # coroutine call per iteration is measurable at 100k requests per second.
         t0, deadline, stop = ctx.t0, ctx.deadline, ctx.stop_requested
         iterate = ctx.iterate
+        recorder = ctx.recorder
         plain = ctx.feed is None
         try:
             while True:
@@ -165,10 +167,9 @@ async def _closed(
                     except IterationAborted:
                         pass
                     except Exception as exc:  # a journey raised: count it, keep going
-                        ctx.recorder.exception(
-                            "(journey exceptions)", f"{type(exc).__name__}: {exc}"
-                        )
+                        recorder.exception("(journey exceptions)", f"{type(exc).__name__}: {exc}")
                     vu.iteration += 1
+                    recorder.iterations += 1
                 elif not await _one_iteration(ctx, vu):
                     break
                 if iterations is not None and vu.iteration >= iterations:

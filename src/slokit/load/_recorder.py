@@ -36,7 +36,15 @@ class Held(Protocol):
 
 
 class Recorder:
-    __slots__ = ("_current", "_streams", "dropped", "exceptions", "first_exception", "held")
+    __slots__ = (
+        "_current",
+        "_streams",
+        "dropped",
+        "exceptions",
+        "first_exception",
+        "held",
+        "iterations",
+    )
 
     def __init__(self) -> None:
         self._current: dict[str, RequestStats] = {}
@@ -45,6 +53,8 @@ class Recorder:
         """Streams held right now (their uptime is counted up to each shipped second)."""
         self.dropped = 0
         self.exceptions = 0
+        self.iterations = 0
+        """Iterations finished this interval (a flow's or journey's run, whatever its end)."""
         self.first_exception: str | None = None
 
     def stats(self, name: str, method: str, path: str) -> RequestStats:
@@ -125,6 +135,7 @@ class Recorder:
         """Hand over this interval's stats and start a fresh interval."""
         current, self._current = self._current, {}
         self.dropped = 0
+        self.iterations = 0
         return current
 
     def take_streams(self, now: float) -> dict[str, StreamStats]:

@@ -209,6 +209,7 @@ def _ship(
     exceptions = recorder.exceptions
     first = recorder.first_exception
     dropped = recorder.dropped
+    iterations = recorder.iterations
     requests = recorder.take()
     streams = recorder.take_streams(time.perf_counter())
     snap = Snapshot(
@@ -219,6 +220,7 @@ def _ship(
         requests=requests,
         vus=active[0],
         dropped=dropped,
+        iterations=iterations,
     )
     queue.put(("snapshot", args.worker, snap.to_dict()))
     if exceptions and first is not None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from slokit.report._capacity import capacity_rows, capacity_summary
 from slokit.report._checks import failed_check_lines
@@ -16,6 +19,7 @@ from slokit.results import (
     RequestStats,
     RunResults,
     ScenarioResults,
+    format_bytes,
     format_count,
     format_ms,
     format_percent,
@@ -26,7 +30,7 @@ __all__ = ["render_terminal"]
 _LATENCY_COLUMNS = (("p50", 50.0), ("p90", 90.0), ("p95", 95.0), ("p99", 99.0))
 
 
-def _request_row(stats: RequestStats, seconds: float) -> list[str]:
+def _request_row(stats: RequestStats, seconds: float, with_dropped: bool) -> list[str]:
     hist = stats.latency
     failed = stats.failed
     errors = "-" if not stats.count else format_percent(failed / stats.count)
@@ -39,11 +43,17 @@ def _request_row(stats: RequestStats, seconds: float) -> list[str]:
         if hist.count
         else ["-"] * (len(_LATENCY_COLUMNS) + 1)
     )
-    dropped = f"[red]{format_count(stats.dropped)}[/]" if stats.dropped else "0"
-    return [escape(stats.name), format_count(stats.count), errors, rps, *latencies, dropped]
+    row = [escape(stats.name), format_count(stats.count), errors, rps, *latencies]
+    if with_dropped:
+        row.append(f"[red]{format_count(stats.dropped)}[/]" if stats.dropped else "0")
+    return row
 
 
-def _requests_table(sc: ScenarioResults) -> Table:
+OPEN_MODEL = frozenset({"constant-arrival-rate", "ramping-arrival-rate", "capacity"})
+"""Executors that can drop arrivals: only their tables have a ``dropped`` column."""
+
+
+def _requests_table(sc: ScenarioResults, width: int) -> Table:
     title = f"scenario [bold]{escape(sc.name)}[/] ({sc.executor}, {sc.duration_s:.1f}s"
     title += f", warm-up {sc.warmup_s:g}s excluded)" if sc.warmup_s else ")"
     table = Table(
@@ -53,18 +63,59 @@ def _requests_table(sc: ScenarioResults) -> Table:
         pad_edge=False,
         collapse_padding=True,
     )
-    # Request names are what people scan for: fold them on narrow screens, never cut them.
-    table.add_column("request", overflow="fold")
-    for header in ("requests", "errors", "req/s", *(c for c, _ in _LATENCY_COLUMNS), "max"):
-        table.add_column(header, justify="right")
-    table.add_column("dropped", justify="right")
+    # A closed model never drops: a column of zeros would only take a name's room.
+    with_dropped = sc.executor in OPEN_MODEL or any(s.dropped for s in sc.requests.values())
+    headers = ["requests", "errors", "req/s", *(c for c, _ in _LATENCY_COLUMNS), "max"]
+    headers += ["dropped"] if with_dropped else []
     seconds = sc.measured_s
-    for stats in sc.requests.values():
-        if stats.count or stats.dropped:
-            table.add_row(*_request_row(stats, seconds))
+    shown = [s for s in sc.requests.values() if s.count or s.dropped]
     if len(sc.requests) > 1:
-        table.add_row(*_request_row(sc.total, seconds), style="bold")
+        shown.append(sc.total)
+    rows = [_request_row(stats, seconds, with_dropped) for stats in shown]
+    # Room for the names: what the numbers leave (each column has a space on either side).
+    numbers = sum(
+        max(len(Text.from_markup(row[i]).plain) for row in [["", *headers], *rows]) + 2
+        for i in range(1, len(headers) + 1)
+    )
+    room = max(16, width - numbers - 2)
+    # Request names are what people scan for: wrapped after a "/", never cut.
+    table.add_column("request", overflow="fold")
+    for header in headers:
+        table.add_column(header, justify="right")
+    for stats, row in zip(shown, rows, strict=True):
+        row[0] = escape(_wrap_name(stats.name, room))
+        table.add_row(*row, style="bold" if stats is sc.total else None)
     return table
+
+
+def _wrap_name(name: str, room: int) -> str:
+    """``name`` in lines of at most ``room`` characters, broken after "/", " ", "?" or "&"
+    (a part longer than a line is folded by the table)."""
+    if len(name) <= room:
+        return name
+    lines = [""]
+    for part in re.split(r"(?<=[/ ?&])", name):
+        if lines[-1] and len(lines[-1]) + len(part) > room:
+            lines.append("")
+        lines[-1] += part
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _totals_line(sc: ScenarioResults) -> str:
+    """k6's summary lines in one: iterations, data sent and received, with their rates."""
+    seconds = sc.measured_s
+    total = sc.total
+
+    def rate(n: float, unit: str) -> str:
+        return f" ({format_count(round(n / seconds, 1))}{unit}/s)" if seconds > 0 else ""
+
+    parts = []
+    if sc.iterations:
+        parts.append(f"iterations {format_count(sc.iterations)}{rate(sc.iterations, '')}")
+    for word, n in (("data sent", total.bytes_sent), ("received", total.bytes_received)):
+        per_s = f" ({format_bytes(n / seconds)}/s)" if seconds > 0 else ""
+        parts.append(f"{word} {format_bytes(n)}{per_s}")
+    return " · ".join(parts)
 
 
 def _failure_kinds(sc: ScenarioResults) -> str | None:
@@ -178,7 +229,8 @@ def render_terminal(results: RunResults, console: Console) -> None:
     # a request name must not make the terminal (UTF-8, strict) raise.
     results = results.encodable()
     for sc in results.scenarios:
-        console.print(_requests_table(sc))
+        console.print(_requests_table(sc, console.width))
+        console.print(_totals_line(sc), style="dim")
         kinds = _failure_kinds(sc)
         if kinds:
             console.print(kinds, style="red")

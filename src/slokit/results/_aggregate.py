@@ -28,6 +28,7 @@ class Aggregator:
         self._warmup: dict[int, bool] = {}
         self._vus: dict[int, int] = {}
         self._streams: dict[str, StreamStats] = {}
+        self._iterations = 0
 
     def add(self, snap: Snapshot) -> None:
         second = self._seconds.get(snap.second)
@@ -46,6 +47,7 @@ class Aggregator:
                 mine.merge(stats)
         if snap.warmup:
             return
+        self._iterations += snap.iterations
         for name, stream in snap.streams.items():
             found = self._streams.get(name)
             if found is None:
@@ -73,4 +75,5 @@ class Aggregator:
             started=datetime.now(UTC),
             seconds=dict(self._seconds),
             streams=dict(self._streams),
+            iterations=self._iterations,
         )

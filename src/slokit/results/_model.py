@@ -278,6 +278,8 @@ class ScenarioResults:
 
     streams: dict[str, StreamStats] = field(default_factory=dict)
     """SSE and WebSocket streams by name (their opening requests are in ``requests``)."""
+    iterations: int = 0
+    """Flow or journey iterations finished after warm-up (k6's ``iterations``)."""
 
     def __post_init__(self) -> None:
         # Workers count a named check in a stats entry of its own; one that no request ever
@@ -325,6 +327,8 @@ class ScenarioResults:
             "gated": self.gated,
             "passed": self.passed,
             "total": self.total.summary(seconds),
+            "iterations": self.iterations,
+            "iterations_per_s": round(self.iterations / seconds, 3) if seconds > 0 else 0.0,
             "requests": {n: s.summary(seconds) for n, s in self.requests.items()},
             "checks": {
                 n: {"passed": s.checks_passed, "failed": s.checks_failed}
@@ -380,6 +384,7 @@ class ScenarioResults:
             streams={
                 n: StreamStats.from_dict(d) for n, d in data.get("stream_histograms", {}).items()
             },
+            iterations=int(data.get("iterations", 0)),
         )
 
 

@@ -184,6 +184,8 @@ class Snapshot:
     """VUs busy at the end of the second."""
     dropped: int = 0
     streams: dict[str, StreamStats] = field(default_factory=dict)
+    iterations: int = 0
+    """Iterations the worker finished in the second."""
     """SSE/WebSocket measurements by stream name (:class:`~slokit.results.StreamStats`)."""
 
     def to_dict(self) -> dict[str, Any]:
@@ -193,6 +195,7 @@ class Snapshot:
             "warmup": self.warmup,
             "vus": self.vus,
             "dropped": self.dropped,
+            "iterations": self.iterations,
             "requests": [s.to_dict() for s in self.requests.values()],
         }
         if self.streams:
@@ -213,4 +216,5 @@ class Snapshot:
             requests={r.name: r for r in requests},
             vus=int(data.get("vus", 0)),
             dropped=int(data.get("dropped", 0)),
+            iterations=int(data.get("iterations", 0)),
         )
