@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import json
 import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -120,10 +121,36 @@ def run_slokit_leg(url: str, seconds: float, cores: Cores, workdir: Path) -> Mea
     return Measured("slokit", float(total["rps"]), note)
 
 
+def _peer(client: str) -> Callable[[str, float, Cores, Path], Measured]:
+    """aiohttp or httpx driven by bench/http_peers.py: 50 tasks on keep-alive connections,
+    on the standard asyncio loop (what a team's hand-written load script would be)."""
+
+    def leg(url: str, seconds: float, cores: Cores, workdir: Path) -> Measured:
+        cmd = [sys.executable, str(BENCH / "http_peers.py"), "--client", client, "--url", url]
+        cmd += ["--users", str(USERS), "--seconds", f"{seconds:g}"]
+        done = run_to_end(pinned(cmd, cores.generator), workdir / f"{client}.log", seconds + 60)
+        lines = [line for line in done.output.splitlines() if line.startswith("{")]
+        if done.returncode != 0 or not lines:
+            return Measured(client, None, f"exit {done.returncode}: {done.output[-300:]}")
+        result = json.loads(lines[-1])
+        note = f"{USERS} asyncio tasks, keep-alive, one process"
+        if result["failures"]:
+            note += f"; {result['failures']:,} failures"
+        return Measured(client, float(result["rps"]), note)
+
+    return leg
+
+
 def throughput_leg(seconds: float, cores: Cores, workdir: Path) -> list[Measured]:
     if shutil.which("nginx") is None:
         raise RuntimeError("nginx is not installed: apt-get install -y nginx-light wrk")
-    legs = {"wrk": run_wrk, "locust": run_locust, "slokit": run_slokit_leg}
+    legs = {
+        "wrk": run_wrk,
+        "locust": run_locust,
+        "aiohttp": _peer("aiohttp"),
+        "httpx": _peer("httpx"),
+        "slokit": run_slokit_leg,
+    }
     measured = []
     with running_nginx(workdir, cores) as url:
         for name, leg in legs.items():

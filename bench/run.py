@@ -77,6 +77,10 @@ def report_throughput(measured: list[Measured]) -> list[Bar]:
     ]
     if rps.get("wrk") and rps.get("locust"):
         print(f"(for scale: locust / wrk = {_ratio(rps['locust'], rps['wrk']):.3f})")
+    for peer in ("aiohttp", "httpx"):
+        ours = _ratio(rps.get("slokit"), rps.get(peer))
+        if ours is not None:
+            print(f"(why slokit has its own client: slokit / {peer} = {ours:,.1f}x)")
     return bars
 
 

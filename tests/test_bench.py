@@ -53,7 +53,17 @@ def test_bench_runs_every_tool_and_prints_the_ratios() -> None:
     ):
         assert line in done.stdout, done.stdout
     rows = {line.split()[0]: line for line in done.stdout.splitlines() if line.strip()}
-    for tool in ("wrk", "locust", "slokit", "/api/horoscopes/daily", "/items/42"):
+    assert "slokit / aiohttp = " in done.stdout, done.stdout
+    assert "slokit / httpx = " in done.stdout, done.stdout
+    for tool in (
+        "wrk",
+        "locust",
+        "aiohttp",
+        "httpx",
+        "slokit",
+        "/api/horoscopes/daily",
+        "/items/42",
+    ):
         assert "n/a" not in rows[tool], done.stdout
     # The streams table: three rows, every client connected (a note says when not).
     lines = done.stdout.splitlines()

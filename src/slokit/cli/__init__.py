@@ -13,7 +13,8 @@ def main() -> None:
     except ImportError as exc:  # the base install is only the spec; the CLI is an extra
         print(
             f"slokit: the command line needs the 'load' extra ({exc.name} is missing).\n"
-            "Install it with:  pip install 'slokit[load]'",
+            "Install it with:  pip install -e '.[load]'  (in a clone; or "
+            "'slokit[load] @ git+URL', or the wheel with [load])",
             file=sys.stderr,
         )
         raise SystemExit(2) from None
