@@ -82,8 +82,11 @@ def test_json_schema_writes_steps_as_verb_keys() -> None:
 
 def test_json_schema_writes_gates_and_routes_as_strings() -> None:
     defs = json_schema()["$defs"]
-    assert defs["Gate"]["type"] == "string"
-    assert "METRIC[(REQUEST)] OP VALUE" in defs["Gate"]["description"]
+    text, mapping = defs["Gate"]["anyOf"]  # a gate string, or {gate: ..., abort_on_fail: ...}
+    assert text["type"] == "string"
+    assert "METRIC[(REQUEST)] OP VALUE" in text["description"]
+    assert mapping["required"] == ["gate"]
+    assert set(mapping["properties"]) == {"gate", "abort_on_fail", "delay_abort_eval"}
     assert defs["Route"]["type"] == "string"
     assert re.match(defs["Route"]["pattern"], "POST /api/orders")
     assert re.match(defs["Route"]["pattern"], "/items/{id}")

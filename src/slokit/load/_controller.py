@@ -42,6 +42,7 @@ from slokit.results import (
     drift_of,
     evaluate,
     health_of,
+    judge_gate,
     measure_spike,
     spike_shape,
 )
@@ -348,6 +349,10 @@ class _Run:
         self.stop = self.ctx.Event()
         self.start_wall: Any = self.ctx.Value("d", 0.0)
         self.abort_reason: str | None = None
+        # k6's abortOnFail: these gates are judged every second while the load runs.
+        self.abort_gates = [g for g in [*spec.gates, *sc.gates] if g.abort_on_fail]
+        self.stopped_by_gate: str | None = None
+        self._next_gate_check = 0.0
         self.ended: float | None = None
         self.busy: dict[int, float] = {}
         self.late = [0, 0]
@@ -429,6 +434,7 @@ class _Run:
             partial=self.abort_reason is not None,
             abort_reason=self.abort_reason,
         )
+        results.stopped_by_gate = self.stopped_by_gate
         results.started = datetime.fromtimestamp(self.start_wall.value or started.timestamp(), UTC)
         results.generator_busy = max(self.busy.values()) if self.busy else None
         if self.late[1]:
@@ -487,6 +493,31 @@ class _Run:
                         self._abort(f"worker {w} died (exit code {p.exitcode})")
                 continue
             self._handle(msg, done)
+            if self.abort_gates and self.abort_reason is None:
+                self._judge_live()
+
+    def _judge_live(self) -> None:
+        """Stop the run when an ``abort_on_fail`` gate fails on what was measured so far
+        (after warm-up and its ``delay_abort_eval``). A gate with nothing to measure yet,
+        a request not sent so far, is left for later, never a reason to stop."""
+        now = time.time()
+        if now < self._next_gate_check or not self.start_wall.value:
+            return
+        self._next_gate_check = now + 1.0
+        elapsed = now - self.start_wall.value
+        live: ScenarioResults | None = None
+        for gate in self.abort_gates:
+            if elapsed < self.warmup_seconds + gate.delay_abort_eval:
+                continue
+            live = live or self.aggregator.finish(duration_s=elapsed)
+            verdict = judge_gate(gate, live, own=gate in self.sc.gates)
+            if verdict.judged and verdict.observed is not None and not verdict.passed:
+                self.stopped_by_gate = gate.text
+                self._abort(
+                    f"gate {gate.text!r} failed while the load ran ({verdict.detail}); "
+                    "abort_on_fail stopped the run"
+                )
+                return
 
     def _handle(self, msg: tuple[Any, ...], done: set[int]) -> None:
         kind, worker = msg[0], msg[1]

@@ -112,6 +112,13 @@ def headline(results: RunResults) -> Headline:
         what = _plural(len(held), "failed gate", "failed gates")
         held_text = f" ({what} held by --fail-after {n}: {names})"
     if results.partial:
+        stopped = [sc.stopped_by_gate for sc in results.scenarios if sc.partial]
+        if stopped and all(stopped):
+            text = (
+                f"gate {', '.join(dict.fromkeys(g for g in stopped if g))} failed while the "
+                "load ran and abort_on_fail stopped the run (results are partial)"
+            )
+            return Headline("FAIL", "fail", "", text)
         return Headline("PARTIAL", "soft", "", "the run was aborted; results are incomplete")
     if failed:
         names = ", ".join(v.name for v in failed)

@@ -34,7 +34,7 @@ from slokit.results._spike import Spike, measure_spike, spike_shape
 from slokit.results._stats import RequestStats, Snapshot
 from slokit.results._streams import STREAM_ERRORS, STREAM_MEASURES, StreamStats
 from slokit.results._trends import Trend, knee, recovery_time, significant, theil_sen
-from slokit.results._verdicts import evaluate, gate_selects
+from slokit.results._verdicts import evaluate, gate_selects, judge_gate
 
 __all__ = [
     "Aggregator",
@@ -71,6 +71,7 @@ __all__ = [
     "format_resource",
     "gate_selects",
     "health_of",
+    "judge_gate",
     "knee",
     "measure_spike",
     "merge_stats",

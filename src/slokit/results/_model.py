@@ -280,6 +280,8 @@ class ScenarioResults:
     """SSE and WebSocket streams by name (their opening requests are in ``requests``)."""
     iterations: int = 0
     """Flow or journey iterations finished after warm-up (k6's ``iterations``)."""
+    stopped_by_gate: str | None = None
+    """The ``abort_on_fail`` gate that failed while the load ran and stopped the run."""
 
     def __post_init__(self) -> None:
         # Workers count a named check in a stats entry of its own; one that no request ever
@@ -324,6 +326,7 @@ class ScenarioResults:
             "workers": self.workers,
             "partial": self.partial,
             "abort_reason": self.abort_reason,
+            "stopped_by_gate": self.stopped_by_gate,
             "gated": self.gated,
             "passed": self.passed,
             "total": self.total.summary(seconds),
@@ -385,6 +388,7 @@ class ScenarioResults:
                 n: StreamStats.from_dict(d) for n, d in data.get("stream_histograms", {}).items()
             },
             iterations=int(data.get("iterations", 0)),
+            stopped_by_gate=data.get("stopped_by_gate"),
         )
 
 
@@ -413,9 +417,11 @@ class RunResults:
 
     @property
     def exit_code(self) -> int:
-        """0 every gate passed, 1 a gate failed, 3 the run was aborted (partial results)."""
+        """0 every gate passed, 1 a gate failed, 3 the run was aborted (partial results).
+        A run an ``abort_on_fail`` gate stopped is a failed gate: 1, its results partial."""
         if self.partial:
-            return 3
+            stopped = [sc for sc in self.scenarios if sc.partial]
+            return 1 if stopped and all(sc.stopped_by_gate for sc in stopped) else 3
         return 0 if self.passed else 1
 
     @property

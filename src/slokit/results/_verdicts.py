@@ -234,6 +234,12 @@ def _ran(sc: ScenarioResults) -> str:
     return ", ".join(names) or "none"
 
 
+def judge_gate(gate: Gate, sc: ScenarioResults, *, own: bool = False) -> Verdict:
+    """One gate over ``sc`` as the end of the run would judge it (``own``: a gate of the
+    scenario's own ``gates:``). The controller judges ``abort_on_fail`` gates with it live."""
+    return _judge_gate(gate, sc, True, own=own)
+
+
 def _sent(flow: dict[str, RequestStats]) -> str:
     return ", ".join(dict.fromkeys(s.name for s in flow.values())) or "none"
 

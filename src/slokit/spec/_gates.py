@@ -234,7 +234,57 @@ def parse_gate(text: str) -> dict[str, Any]:
     }
 
 
+_ABORT_KEYS = {"gate", "text", "abort_on_fail", "delay_abort_eval"}
+
+
+def _abort_fields(data: dict[Any, Any], stored: bool = False) -> dict[str, Any]:
+    """``abort_on_fail`` and ``delay_abort_eval`` of a gate written as a mapping (``stored``:
+    a dumped Gate, every field present, its text the source of truth)."""
+    unknown = sorted(str(k) for k in data if k not in _ABORT_KEYS)
+    if unknown and not stored:
+        raise ValueError(
+            f"unknown gate key {unknown[0]!r}; a gate mapping has gate, abort_on_fail and "
+            "delay_abort_eval"
+        )
+    abort = data.get("abort_on_fail", False)
+    if not isinstance(abort, bool):
+        raise ValueError(f"abort_on_fail must be true or false, got {describe(abort)}")
+    delay = data.get("delay_abort_eval", 0)
+    try:
+        seconds = parse_duration(delay) if isinstance(delay, str) else float(delay)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"delay_abort_eval: {exc}") from None
+    if seconds < 0 or (seconds and not abort):
+        raise ValueError(
+            "delay_abort_eval must be a duration >= 0, and goes with abort_on_fail: true"
+        )
+    return {"abort_on_fail": abort, "delay_abort_eval": seconds}
+
+
 def _string_schema(schema: dict[str, Any]) -> None:
+    _text_schema(schema)
+    text = dict(schema)
+    schema.clear()
+    schema["anyOf"] = [
+        text,
+        {
+            "type": "object",
+            "description": "A gate that stops the run once it fails (k6's abortOnFail).",
+            "properties": {
+                "gate": text,
+                "abort_on_fail": {"type": "boolean"},
+                "delay_abort_eval": {
+                    "type": ["string", "number"],
+                    "description": "Judge it live only after this long (e.g. 30s).",
+                },
+            },
+            "required": ["gate"],
+            "additionalProperties": False,
+        },
+    ]
+
+
+def _text_schema(schema: dict[str, Any]) -> None:
     schema.clear()
     schema.update(
         type="string",
@@ -270,16 +320,28 @@ class Gate(SpecModel):
     threshold: float
     threshold_is_ratio: bool = False
     text: str
+    abort_on_fail: bool = False
+    """k6's ``abortOnFail``: once this gate fails while the load runs, the run stops (exit 1,
+    partial results). Written ``{gate: "error_rate < 5%", abort_on_fail: true}``."""
+    delay_abort_eval: float = 0.0
+    """Seconds after the scenario's warm-up before an ``abort_on_fail`` gate is judged
+    live (k6's ``delayAbortEval``): too few requests make any rate look bad."""
 
     @classmethod
     def _from_scalar(cls, data: Any) -> Any:
         if isinstance(data, str):
             return parse_gate(data)
+        if isinstance(data, dict) and isinstance(data.get("gate"), str):
+            return {**parse_gate(data["gate"]), **_abort_fields(data)}
         if isinstance(data, dict) and isinstance(data.get("text"), str):
-            return parse_gate(data["text"])  # the stored form: its text is the source of truth
+            # The stored form: its text is the source of truth.
+            return {**parse_gate(data["text"]), **_abort_fields(data, stored=True)}
         if isinstance(data, Gate):
             return data
-        raise ValueError(f"a gate is a string, got {describe(data)}; {GATE_GRAMMAR}")
+        raise ValueError(
+            f"a gate is a string (or {{gate: TEXT, abort_on_fail: true}}), got "
+            f"{describe(data)}; {GATE_GRAMMAR}"
+        )
 
     @property
     def unit(self) -> Unit:
