@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from slokit.results import RequestStats
+from slokit.results import RequestStats, format_time
 
 __all__ = [
     "JOURNAL_FORMAT",
@@ -159,8 +159,8 @@ class Journal:
             "service": self.service,
             "scenario": self.scenario,
             "target": self.target,
-            "started": _time(self.started),
-            "ended": _time(self.ended) if self.ended else None,
+            "started": format_time(self.started),
+            "ended": format_time(self.ended) if self.ended else None,
             "status": self.status,
             "reasons": list(self.reasons),
             "aborted_by": self.aborted_by,
@@ -172,7 +172,3 @@ class Journal:
             "timeline": self.timeline,
             "load": self.load,
         }
-
-
-def _time(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

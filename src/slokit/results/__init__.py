@@ -16,6 +16,8 @@ from slokit.results._format import (
     format_ms,
     format_percent,
     format_resource,
+    format_time,
+    parse_time,
 )
 from slokit.results._health import Health, health_of
 from slokit.results._histogram import Histogram
@@ -69,12 +71,14 @@ __all__ = [
     "format_ms",
     "format_percent",
     "format_resource",
+    "format_time",
     "gate_selects",
     "health_of",
     "judge_gate",
     "knee",
     "measure_spike",
     "merge_stats",
+    "parse_time",
     "recovery_time",
     "significant",
     "spike_shape",

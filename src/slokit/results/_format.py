@@ -9,17 +9,30 @@ everywhere.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 __all__ = [
     "encodable",
     "encodable_text",
+    "format_time",
     "format_bytes",
     "format_count",
     "format_ms",
     "format_percent",
     "format_resource",
+    "parse_time",
 ]
+
+
+def format_time(value: datetime) -> str:
+    """UTC ISO 8601 with a ``Z``, as results.json, the journal and the store write times."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_time(text: str) -> datetime:
+    """The inverse of :func:`format_time`."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def format_ms(ms: float) -> str:

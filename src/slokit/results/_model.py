@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from slokit.results._capacity import CapacityResult
 from slokit.results._drift import Drift
-from slokit.results._format import encodable
+from slokit.results._format import encodable, format_time, parse_time
 from slokit.results._resources import ResourceTimeline
 from slokit.results._spike import Spike
 from slokit.results._stats import RequestStats
@@ -219,14 +219,6 @@ def merge_stats(name: str, items: Iterable[RequestStats]) -> RequestStats:
     return total
 
 
-def _time(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 LATE_SHARE = 0.05
 """Open model: this share of arrivals launched late means the generator fell behind."""
 BUSY_SHARE = 0.9
@@ -320,7 +312,7 @@ class ScenarioResults:
         return {
             "name": self.name,
             "executor": self.executor,
-            "started": _time(self.started),
+            "started": format_time(self.started),
             "duration_s": round(self.duration_s, 3),
             "warmup_s": self.warmup_s,
             "workers": self.workers,
@@ -372,7 +364,7 @@ class ScenarioResults:
             workers=int(data.get("workers", 1)),
             partial=bool(data.get("partial", False)),
             abort_reason=data.get("abort_reason"),
-            started=_parse_time(str(data["started"])),
+            started=parse_time(str(data["started"])),
             verdicts=[Verdict.from_dict(v) for v in data.get("verdicts", [])],
             gated=bool(data.get("gated", True)),
             not_exercised=[str(n) for n in data.get("not_exercised", [])],
@@ -447,7 +439,7 @@ class RunResults:
             "format": RESULTS_FORMAT,
             "service": self.service,
             "target": self.target,
-            "started": _time(self.started),
+            "started": format_time(self.started),
             "duration_s": round(self.duration_s, 3),
             "partial": self.partial,
             "passed": self.passed,
@@ -470,7 +462,7 @@ class RunResults:
         return cls(
             service=str(data["service"]),
             target=data.get("target"),
-            started=_parse_time(str(data["started"])),
+            started=parse_time(str(data["started"])),
             duration_s=float(data.get("duration_s", 0.0)),
             partial=bool(data.get("partial", False)),
             scenarios=[ScenarioResults.from_dict(s) for s in data.get("scenarios", {}).values()],

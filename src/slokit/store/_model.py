@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from slokit.results import RunResults
+from slokit.results import RunResults, format_time
 
 __all__ = ["GitInfo", "RequestSummary", "RunRecord", "RunSummary", "StoredVerdict"]
 
@@ -118,10 +118,6 @@ class StoredVerdict:
         }
 
 
-def _time(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 @dataclass(frozen=True)
 class RunSummary:
     """One recorded run, as ``slokit runs list`` shows it."""
@@ -165,8 +161,8 @@ class RunSummary:
             "service": self.service,
             "scenarios": list(self.scenarios),
             "target": self.target,
-            "started": _time(self.started),
-            "ended": _time(self.ended),
+            "started": format_time(self.started),
+            "ended": format_time(self.ended),
             "duration_s": self.duration_s,
             "spec_hash": self.spec_hash,
             "git": None
@@ -180,7 +176,7 @@ class RunSummary:
             "held_back": self.held_back,
             "exit_code": self.exit_code,
             "total": self.total.to_dict(),
-            "recorded": _time(self.recorded),
+            "recorded": format_time(self.recorded),
         }
 
 
