@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from slokit._prometheus import Family, families
 from slokit.chaos._fault_proxy import FaultProxy
 from slokit.chaos._model import STREAMS
 
@@ -22,43 +22,44 @@ __all__ = ["CONTENT_TYPE", "registry", "render"]
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
+_FAMILIES: tuple[Family, ...] = (
+    (
+        "counter",
+        "slokit_proxy_bytes",
+        "Bytes each proxy let through, by direction (upstream: client to server, "
+        "downstream: server to client).",
+        ("proxy", "direction"),
+    ),
+    (
+        "counter",
+        "slokit_proxy_received_bytes",
+        "Bytes each proxy read from the sender, by direction; more than let through when "
+        "toxics drop or cut data.",
+        ("proxy", "direction"),
+    ),
+    ("counter", "slokit_proxy_connections", "Client connections each proxy accepted.", ("proxy",)),
+    (
+        "gauge",
+        "slokit_proxy_connections_active",
+        "Client connections each proxy is carrying now.",
+        ("proxy",),
+    ),
+    (
+        "gauge",
+        "slokit_proxy_enabled",
+        "1 while the proxy listens, 0 while it is down (disabled).",
+        ("proxy",),
+    ),
+    ("gauge", "slokit_proxy_toxics", "Toxics on each proxy, by direction.", ("proxy", "direction")),
+)
+
+
 class _ProxyCollector(Collector):
     def __init__(self, fault_proxy: FaultProxy) -> None:
         self._fp = fault_proxy
 
     def collect(self) -> Iterator[Any]:
-        sent = CounterMetricFamily(
-            "slokit_proxy_bytes",
-            "Bytes each proxy let through, by direction (upstream: client to server, "
-            "downstream: server to client).",
-            labels=["proxy", "direction"],
-        )
-        received = CounterMetricFamily(
-            "slokit_proxy_received_bytes",
-            "Bytes each proxy read from the sender, by direction; more than let through when "
-            "toxics drop or cut data.",
-            labels=["proxy", "direction"],
-        )
-        connections = CounterMetricFamily(
-            "slokit_proxy_connections",
-            "Client connections each proxy accepted.",
-            labels=["proxy"],
-        )
-        active = GaugeMetricFamily(
-            "slokit_proxy_connections_active",
-            "Client connections each proxy is carrying now.",
-            labels=["proxy"],
-        )
-        enabled = GaugeMetricFamily(
-            "slokit_proxy_enabled",
-            "1 while the proxy listens, 0 while it is down (disabled).",
-            labels=["proxy"],
-        )
-        toxics = GaugeMetricFamily(
-            "slokit_proxy_toxics",
-            "Toxics on each proxy, by direction.",
-            labels=["proxy", "direction"],
-        )
+        sent, received, connections, active, enabled, toxics = families(*_FAMILIES)
         for proxy in self._fp._traffic():
             for stream in STREAMS:
                 sent.add_metric([proxy.name, stream], proxy.traffic.sent[stream])

@@ -10,10 +10,13 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slokit.errors import UsageError
 from slokit.resilience._breaker import BreakerRegistry, State, default_registry
+
+if TYPE_CHECKING:  # resilience stands alone: the helper is imported with prometheus-client
+    from slokit._prometheus import Family
 
 __all__ = ["install_metrics", "shared_errors"]
 
@@ -27,33 +30,42 @@ def shared_errors(source: Callable[[], dict[str, int]]) -> None:
     _SHARED_SOURCES.append(source)
 
 
+_FAMILIES: tuple[Family, ...] = (
+    (
+        "gauge",
+        "slokit_circuit_breaker_state",
+        "1 for the state each circuit breaker is in, 0 for the others.",
+        ("breaker", "state"),
+    ),
+    (
+        "counter",
+        "slokit_circuit_breaker_calls",
+        "Calls through each circuit breaker by outcome (successful, failed, not_permitted).",
+        ("breaker", "outcome"),
+    ),
+    (
+        "counter",
+        "slokit_circuit_breaker_opened",
+        "Times each circuit breaker opened.",
+        ("breaker",),
+    ),
+    (
+        "counter",
+        "slokit_circuit_breaker_shared_state_errors",
+        "Times a breaker could not reach its shared state (Redis) and used its own.",
+        ("breaker",),
+    ),
+)
+
+
 def _collector(breakers: BreakerRegistry) -> Any:
-    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
     from prometheus_client.registry import Collector
+
+    from slokit._prometheus import families
 
     class BreakerCollector(Collector):
         def collect(self) -> Iterator[Any]:
-            state = GaugeMetricFamily(
-                "slokit_circuit_breaker_state",
-                "1 for the state each circuit breaker is in, 0 for the others.",
-                labels=["breaker", "state"],
-            )
-            calls = CounterMetricFamily(
-                "slokit_circuit_breaker_calls",
-                "Calls through each circuit breaker by outcome (successful, failed, "
-                "not_permitted).",
-                labels=["breaker", "outcome"],
-            )
-            opened = CounterMetricFamily(
-                "slokit_circuit_breaker_opened",
-                "Times each circuit breaker opened.",
-                labels=["breaker"],
-            )
-            shared = CounterMetricFamily(
-                "slokit_circuit_breaker_shared_state_errors",
-                "Times a breaker could not reach its shared state (Redis) and used its own.",
-                labels=["breaker"],
-            )
+            state, calls, opened, shared = families(*_FAMILIES)
             for stats in breakers.snapshot():
                 for each in State:
                     state.add_metric([stats.name, each.value], 1.0 if stats.state is each else 0.0)
