@@ -509,7 +509,8 @@ class _Run:
         for gate in self.abort_gates:
             if elapsed < self.warmup_seconds + gate.delay_abort_eval:
                 continue
-            live = live or self.aggregator.finish(duration_s=elapsed)
+            if live is None:  # built once per check, and only when a gate is due
+                live = self.aggregator.finish(duration_s=elapsed)
             verdict = judge_gate(gate, live, own=gate in self.sc.gates)
             if verdict.judged and verdict.observed is not None and not verdict.passed:
                 self.stopped_by_gate = gate.text

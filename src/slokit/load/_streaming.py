@@ -259,12 +259,10 @@ class _Run:
         step with no ``hold`` that cannot retry aborts the iteration, as a failed request
         does."""
         self.open_failed(_TRANSPORT_KIND.get(type(exc), "protocol"), exc.kind)
-        if not self.may_retry():
-            if self.drop_at is None and self.received == 0 and self.plan.hold is None:
-                raise IterationAborted from exc
-            return False
-        await self.pause(delay)
-        return True
+        first = self.drop_at is None and self.received == 0 and self.plan.hold is None
+        if first and not self.may_retry():
+            raise IterationAborted from exc
+        return await self.again(delay)
 
     def accept(self, conn: SSEConnection | WSConnectionProtocol) -> bool:
         """Record the open; True when it gave a live stream (else it is closed)."""
