@@ -6,6 +6,7 @@ Run: ``python -m uvicorn asgi_app:app --app-dir tests/servers --port N``.
 from __future__ import annotations
 
 import asyncio
+import time
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -13,6 +14,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 _hits: dict[str, int] = {}
+_seen: dict[str, list[float]] = {}
+"""First and last arrival per key (monotonic seconds), for tests of what ran at once."""
 
 
 async def ok(_: Request) -> Response:
@@ -53,6 +56,18 @@ async def count(request: Request) -> Response:
     return JSONResponse({"key": key, "hits": _hits.get(key, 0)})
 
 
+async def mark(request: Request) -> Response:
+    """Records when ``key`` was hit; GET /marks/{key} answers its first and last hit."""
+    key = request.path_params["key"]
+    now = time.monotonic()
+    if request.url.path.startswith("/mark/"):
+        seen = _seen.setdefault(key, [now, now])
+        seen[1] = now
+        return PlainTextResponse("marked")
+    first, last = _seen.get(key, [None, None])
+    return JSONResponse({"first": first, "last": last})
+
+
 app = Starlette(
     routes=[
         Route("/ok", ok),
@@ -61,5 +76,7 @@ app = Starlette(
         Route("/items/{item_id}", item),
         Route("/echo", echo, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         Route("/count/{key}", count, methods=["GET", "POST"]),
+        Route("/mark/{key}", mark),
+        Route("/marks/{key}", mark),
     ]
 )

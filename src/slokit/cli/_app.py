@@ -152,6 +152,15 @@ def run(
             "--scenario", "-s", help="Scenario to run (repeatable); default: all, in order."
         ),
     ] = None,
+    parallel: Annotated[
+        bool,
+        typer.Option(
+            "--parallel",
+            "-p",
+            help="Run the chosen scenarios at the same time, each after its start_time (k6's "
+            "scenarios); default: those that set start_time together, the rest in order.",
+        ),
+    ] = False,
     workers: Annotated[
         int | None, typer.Option("--workers", "-w", help="Worker processes; default one per core.")
     ] = None,
@@ -285,6 +294,7 @@ def run(
             target=target,
             insecure=insecure,
             http_debug=HTTP_DEBUG_REQUESTS if http_debug else 0,
+            parallel=parallel,
         )
         history = RunHistory.from_options(
             spec,

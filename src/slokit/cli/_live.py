@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from types import TracebackType
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.live import Live
 from rich.text import Text
 
@@ -14,6 +16,9 @@ __all__ = ["LiveProgress"]
 
 _PLAIN_EVERY = 5
 """Seconds between progress lines when output is not a terminal (CI logs stay short)."""
+_SHOWN_FOR = 2.5
+"""Seconds a scenario's line stays on screen after its last tick: scenarios side by side
+tick from their own threads, each on a line of its own, and a finished one drops off."""
 
 
 def _line(tick: LiveTick) -> Text:
@@ -39,6 +44,8 @@ class LiveProgress:
         self._console = console
         self._enabled = enabled
         self._live: Live | None = None
+        self._lock = threading.Lock()
+        self._latest: dict[str, tuple[float, LiveTick]] = {}
 
     def __enter__(self) -> LiveProgress:
         if self._enabled and self._console.is_terminal:
@@ -56,7 +63,12 @@ class LiveProgress:
     def __call__(self, tick: LiveTick) -> None:
         if not self._enabled:
             return
-        if self._live is not None:
-            self._live.update(_line(tick))
-        elif (tick.second + 1) % _PLAIN_EVERY == 0:
-            self._console.print(_line(tick))
+        with self._lock:
+            if self._live is None:
+                if (tick.second + 1) % _PLAIN_EVERY == 0:
+                    self._console.print(_line(tick))
+                return
+            now = time.monotonic()
+            self._latest[tick.scenario] = (now, tick)
+            shown = [t for at, t in self._latest.values() if now - at < _SHOWN_FOR]
+            self._live.update(Group(*(_line(t) for t in shown)), refresh=True)

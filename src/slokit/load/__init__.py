@@ -4,8 +4,9 @@ Use :func:`run_spec` (or ``slokit run``) to drive a spec's scenarios; Python jou
 :class:`Session`.
 """
 
-from slokit.load._controller import LiveTick, RunOptions, run_scenario, run_spec
+from slokit.load._controller import LiveTick, RunOptions, run_scenario
 from slokit.load._http import HttpClient, PreparedRequest, Response
+from slokit.load._plan import run_spec
 from slokit.load._preflight import check_spec
 from slokit.load._session import Session, StreamResult
 from slokit.load._sse import SSEEvent, SSEParser

@@ -14,11 +14,9 @@ import math
 import multiprocessing as mp
 import os
 import queue as queue_mod
-import signal
 import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -31,11 +29,11 @@ from slokit.load._http import HttpClient
 from slokit.load._preflight import planned_requests
 from slokit.load._resources import Sampling, check_resources
 from slokit.load._script import load_journey
+from slokit.load._signals import interrupts_ignored
 from slokit.load._worker import WorkerArgs, worker_main
 from slokit.results import (
     Aggregator,
     RequestStats,
-    RunResults,
     ScenarioResults,
     Snapshot,
     Spike,
@@ -56,7 +54,7 @@ from slokit.spec import (
     Spec,
 )
 
-__all__ = ["LiveTick", "RunOptions", "run_scenario", "run_spec"]
+__all__ = ["LiveTick", "Progress", "RunOptions", "run_one", "run_scenario"]
 
 log = logging.getLogger("slokit.load")
 
@@ -85,6 +83,11 @@ class RunOptions:
     """Do not verify TLS certificates (self-signed staging): ``--insecure-skip-tls-verify``."""
     http_debug: int = 0
     """Print this many requests and responses per worker to stderr: ``--http-debug``."""
+    parallel: bool = False
+    """Run the chosen scenarios side by side, as if each set ``start_time`` (``--parallel``)."""
+    start_at: Callable[[], float | None] | None = None
+    """Called once a scenario's workers are ready; returns the wall-clock time its second 0
+    is due (None: now). Scenarios side by side line their starts up on one timeline so."""
 
 
 @dataclass(frozen=True)
@@ -278,54 +281,6 @@ def _judge_whole_run_if_warmup_ate_it(
     return [note]
 
 
-def run_spec(
-    spec: Spec,
-    scenarios: list[str] | None = None,
-    options: RunOptions = RunOptions(),
-    progress: Progress | None = None,
-) -> RunResults:
-    """Run the named scenarios (default: all, in spec order); stop after an aborted one."""
-    names = scenarios or list(spec.scenarios)
-    if not names:
-        raise UsageError(
-            "the spec has no scenarios: add one under `scenarios:` (see `slokit init`)"
-        )
-    for n in names:
-        spec.scenario(n)  # unknown names fail before anything runs
-    started = datetime.now(UTC)
-    t_start = time.perf_counter()
-    done: list[ScenarioResults] = []
-    for n in names:
-        result = run_scenario(spec, n, options, progress)
-        done.append(result)
-        if result.partial:
-            break
-    first = spec.scenario(names[0])
-    return RunResults(
-        service=spec.service,
-        target=options.target or first.target or spec.target,
-        started=started,
-        duration_s=time.perf_counter() - t_start,
-        partial=any(r.partial for r in done) or len(done) < len(names),
-        scenarios=done,
-    )
-
-
-@contextlib.contextmanager
-def _interrupts_ignored() -> Iterator[None]:
-    """Shutting down after an interrupt is bounded; a second Ctrl-C (or SIGTERM) must not
-    cut it short with a traceback and leave workers and results behind."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    saved = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
-
-
 class _Run:
     def __init__(
         self,
@@ -404,7 +359,7 @@ class _Run:
         try:
             self._spawn(procs)
             self._await_ready(procs, done)
-            self.start_wall.value = time.time() + 0.25
+            self.start_wall.value = self._second_zero()
             self.go.set()
             if self.options.on_start is not None:
                 self.options.on_start(self.start_wall.value)
@@ -414,12 +369,12 @@ class _Run:
             # Ctrl-C, or SIGTERM turned into one by the CLI: at any moment, spawning
             # included, the run ends within seconds and keeps what was measured.
             self._abort(f"interrupted ({str(exc) or 'Ctrl-C'})")
-            with _interrupts_ignored(), contextlib.suppress(KeyboardInterrupt):
+            with interrupts_ignored(), contextlib.suppress(KeyboardInterrupt):
                 self._collect(procs, done, bounded=True)
         finally:
             self.stop.set()
             self.go.set()
-            with _interrupts_ignored():
+            with interrupts_ignored():
                 self._reap(procs)
         # The measured window ends at the scenario's duration; draining in-flight requests
         # afterwards is not part of it, but an early end (abort, iterations done) is.
@@ -440,6 +395,12 @@ class _Run:
         if self.late[1]:
             results.generator_late = self.late[0] / self.late[1]
         return results
+
+    def _second_zero(self) -> float:
+        soonest = time.time() + 0.25
+        due = self.options.start_at
+        wanted = due() if due is not None and self.abort_reason is None else None
+        return soonest if wanted is None else max(soonest, wanted)
 
     def _abort(self, reason: str) -> None:
         if self.abort_reason is None:

@@ -137,6 +137,8 @@ def summary_markdown(results: RunResults) -> str:
     ]
     for sc in results.scenarios:
         lines += [f"### {_md(sc.name)} ({sc.executor}, {sc.duration_s:.1f}s)", ""]
+        if sc.alongside_text:
+            lines += [f"Side by side: {_md(sc.alongside_text)}", ""]
         if sc.abort_reason:
             lines += [f"Ended early: {_md(sc.abort_reason)}", ""]
         if sc.verdicts:

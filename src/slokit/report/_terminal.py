@@ -55,7 +55,8 @@ OPEN_MODEL = frozenset({"constant-arrival-rate", "ramping-arrival-rate", "capaci
 
 def _requests_table(sc: ScenarioResults, width: int) -> Table:
     title = f"scenario [bold]{escape(sc.name)}[/] ({sc.executor}, {sc.duration_s:.1f}s"
-    title += f", warm-up {sc.warmup_s:g}s excluded)" if sc.warmup_s else ")"
+    title += f", warm-up {sc.warmup_s:g}s excluded" if sc.warmup_s else ""
+    title += f"; {escape(sc.alongside_text)})" if sc.alongside_text else ")"
     table = Table(
         title=title,
         box=box.SIMPLE_HEAD,

@@ -274,6 +274,10 @@ class ScenarioResults:
     """Flow or journey iterations finished after warm-up (k6's ``iterations``)."""
     stopped_by_gate: str | None = None
     """The ``abort_on_fail`` gate that failed while the load ran and stopped the run."""
+    alongside: list[str] = field(default_factory=list)
+    """Scenarios that ran at the same time as this one (``start_time``, ``--parallel``)."""
+    start_time: float | None = None
+    """Seconds after the side-by-side group began that this scenario was due to start."""
 
     def __post_init__(self) -> None:
         # Workers count a named check in a stats entry of its own; one that no request ever
@@ -307,6 +311,16 @@ class ScenarioResults:
     def passed(self) -> bool:
         return not any(v.blocking for v in self.verdicts)
 
+    @property
+    def alongside_text(self) -> str | None:
+        """ "ran alongside quotes, sse; due at +10s": how it shared the run, for reports."""
+        if not self.alongside:
+            return None
+        text = "ran alongside " + ", ".join(self.alongside)
+        if self.start_time:
+            text += f"; due at +{self.start_time:g}s"
+        return text
+
     def to_dict(self) -> dict[str, Any]:
         seconds = self.measured_s
         return {
@@ -319,6 +333,8 @@ class ScenarioResults:
             "partial": self.partial,
             "abort_reason": self.abort_reason,
             "stopped_by_gate": self.stopped_by_gate,
+            "alongside": list(self.alongside),
+            "start_time": self.start_time,
             "gated": self.gated,
             "passed": self.passed,
             "total": self.total.summary(seconds),
@@ -381,6 +397,8 @@ class ScenarioResults:
             },
             iterations=int(data.get("iterations", 0)),
             stopped_by_gate=data.get("stopped_by_gate"),
+            alongside=[str(n) for n in data.get("alongside", [])],
+            start_time=None if (at := data.get("start_time")) is None else float(at),
         )
 
 
@@ -430,7 +448,21 @@ class RunResults:
 
     @property
     def measured_s(self) -> float:
-        return sum(sc.measured_s for sc in self.scenarios)
+        """Seconds that count for the run's rates: scenarios that ran side by side count
+        their shared time once."""
+        alone = sum(sc.measured_s for sc in self.scenarios if not sc.alongside)
+        windows = sorted(
+            (sc.started.timestamp() + sc.warmup_s, sc.started.timestamp() + sc.duration_s)
+            for sc in self.scenarios
+            if sc.alongside
+        )
+        together, reach = 0.0, float("-inf")
+        for start, end in windows:
+            start = max(start, reach)
+            if end > start:
+                together += end - start
+                reach = end
+        return alone + together
 
     def to_dict(self) -> dict[str, Any]:
         seconds = self.measured_s

@@ -145,6 +145,9 @@ class _ScenarioBase(SpecModel):
     """Objective overrides for the spec's SLOs, by SLO name, in this scenario only."""
     resources: Resources | None = None
     """What to sample on the target while this scenario runs; replaces the spec's."""
+    start_time: BoundedDuration | None = None
+    """k6's ``startTime``: the scenarios that set it run side by side, each starting this long
+    after the first of them; the others run one after another, as listed."""
 
     @classmethod
     def _prepare(cls, data: dict[Any, Any]) -> tuple[dict[Any, Any], list[Issue]]:
