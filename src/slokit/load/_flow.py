@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from slokit.errors import TransportError, UsageError
@@ -15,9 +17,9 @@ from slokit.load._naming import request_name
 from slokit.load._streaming import DEFAULT_IDLE, EventCheck, StreamPlan, hold_sse, hold_ws
 from slokit.load._template import has_placeholders, render, render_value
 from slokit.load._vu import VU, IterationAborted
-from slokit.spec import Check, Route, Step
+from slokit.spec import Check, Pick, Route, Step
 
-__all__ = ["CompiledCheck", "CompiledStep", "compile_flow", "join_url", "run_flow"]
+__all__ = ["CompiledCheck", "CompiledStep", "Picker", "compile_flow", "join_url", "run_flow"]
 
 
 def join_url(target: str | None, path: str) -> str:
@@ -73,6 +75,29 @@ class CompiledStep:
     is_json: bool
     stream: StreamPlan | None = None
     open_method: str = "GET"
+    pick: Picker | None = None
+    special: bool = field(init=False)
+    """A stream or a pick: the hot loop asks this one question of every step."""
+
+    def __post_init__(self) -> None:
+        self.special = self.stream is not None or self.pick is not None
+
+    @classmethod
+    def of_pick(cls, picker: Picker) -> CompiledStep:
+        return cls(
+            name="pick",
+            method="-",
+            path="-",
+            ok_status=None,
+            checks=(),
+            think=0.0,
+            prepared=None,
+            url="",
+            headers={},
+            body=None,
+            is_json=False,
+            pick=picker,
+        )
 
     def request_for(
         self, client: HttpClient, row: Mapping[str, str]
@@ -84,6 +109,27 @@ class CompiledStep:
         return client.prepare(self.method, url, headers, _encode(self.body, row, self.is_json)), (
             render(self.path, row)
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Picker:
+    """A ``pick`` step: one of its compiled sub-flows per iteration, at random by weight."""
+
+    flows: tuple[tuple[CompiledStep, ...], ...]
+    cumulative: tuple[float, ...]
+
+    @classmethod
+    def of(cls, weights: Sequence[float], flows: Sequence[Sequence[CompiledStep]]) -> Picker:
+        running, cumulative = 0.0, []
+        for weight in weights:
+            running += weight
+            cumulative.append(running)
+        return cls(tuple(tuple(f) for f in flows), tuple(cumulative))
+
+    def choose(self, draw: float | None = None) -> tuple[CompiledStep, ...]:
+        """The sub-flow for ``draw`` in [0, 1) (default: a random one)."""
+        at = (random.random() if draw is None else draw) * self.cumulative[-1]
+        return self.flows[min(bisect_right(self.cumulative, at), len(self.flows) - 1)]
 
 
 def _encode(body: Any, row: Mapping[str, str], is_json: bool) -> bytes | None:
@@ -126,7 +172,7 @@ def _plan(step: Step, name: str, path: str) -> StreamPlan:
 
 
 def compile_flow(
-    steps: Sequence[Step],
+    steps: Sequence[Step | Pick],
     *,
     client: HttpClient,
     target: str | None,
@@ -134,7 +180,15 @@ def compile_flow(
     routes: Sequence[Route],
 ) -> list[CompiledStep]:
     compiled = []
-    for step in steps:
+    for item in steps:
+        if isinstance(item, Pick):
+            flows = [
+                compile_flow(c.flow, client=client, target=target, headers=headers, routes=routes)
+                for c in item.pick
+            ]
+            compiled.append(CompiledStep.of_pick(Picker.of(item.weights, flows)))
+            continue
+        step = item
         step_headers = {**headers, **step.headers}
         is_json = step.json_body is not None
         body: Any = step.json_body if is_json else step.body
@@ -207,7 +261,10 @@ async def run_flow(steps: Sequence[CompiledStep], vu: VU) -> None:
     recorder = vu.recorder
     timeout = vu.timeout
     for step in steps:
-        if step.stream is not None:
+        if step.special:
+            if step.pick is not None:
+                await run_flow(step.pick.choose(), vu)
+                continue
             await _hold(step, vu)
             if step.think > 0:
                 await asyncio.sleep(step.think)

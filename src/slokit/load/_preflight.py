@@ -30,6 +30,7 @@ from slokit.spec import (
     Scenario,
     Spec,
     Step,
+    flow_steps,
 )
 
 __all__ = ["check_spec", "planned_requests"]
@@ -89,8 +90,8 @@ def _scenario(spec: Spec, name: str, sc: Scenario, target: str | None) -> list[S
             problems.append(SpecProblem(f"{where}.script", str(exc)))
         return problems
     assert sc.flow is not None
-    for index, step in enumerate(sc.flow):
-        step_where = f"{where}.flow[{index}]"
+    for at, step in flow_steps(sc.flow):
+        step_where = f"{where}.{at}"
         try:
             compile_flow([step], client=HttpClient(), target=target, headers=sc.headers, routes=[])
         except (UsageError, ValueError) as exc:
@@ -136,7 +137,7 @@ def planned_requests(spec: Spec, sc: Scenario) -> dict[str, RequestStats] | None
         return None
     routes = [slo.route for slo in spec.slos.values() if slo.route is not None]
     planned: dict[str, RequestStats] = {}
-    for index, step in enumerate(sc.flow):
+    for index, (_, step) in enumerate(flow_steps(sc.flow)):
         if step.name is None and has_placeholders(step.path):
             return None
         path = step.path.split("?", 1)[0]

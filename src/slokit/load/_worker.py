@@ -136,7 +136,10 @@ async def _main(
             sc.flow, client=client, target=args.target, headers=sc.headers, routes=routes
         )
         first = steps[0]
+        # An arrival dropped before a pick chose its sub-flow belongs to no request of it.
         drop_name = (first.name, first.method, first.path)
+        if first.pick is not None:
+            drop_name = ("iteration", "-", "-")
         # A partial, not a wrapper coroutine: one frame less on every response.
         iterate: Callable[[VU], Awaitable[None]] = functools.partial(run_flow, steps)
 

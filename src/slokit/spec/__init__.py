@@ -7,6 +7,7 @@ rates, ratios and bytes.
 
 from __future__ import annotations
 
+from slokit.spec._flow import Choice, Pick, flow_steps
 from slokit.spec._gates import Gate
 from slokit.spec._loader import load_spec, parse_spec
 from slokit.spec._models import (
@@ -53,6 +54,7 @@ __all__ = [
     "BUILTIN_RESOURCES",
     "Capacity",
     "Check",
+    "Choice",
     "ConstantArrivalRate",
     "ConstantVUs",
     "DataSource",
@@ -61,6 +63,7 @@ __all__ = [
     "Guards",
     "LoadOverrides",
     "PerVUIterations",
+    "Pick",
     "Prometheus",
     "RampingArrivalRate",
     "RampingVUs",
@@ -76,6 +79,7 @@ __all__ = [
     "Spec",
     "Step",
     "VUStage",
+    "flow_steps",
     "format_duration",
     "json_schema",
     "load_spec",

@@ -19,6 +19,7 @@ from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from slokit.errors import SpecError, SpecProblem
 from slokit.spec._base import describe, suggest
+from slokit.spec._flow import FLOW_TAGS
 from slokit.spec._models import Spec
 from slokit.spec._scenarios import EXECUTORS
 from slokit.spec._steps import VERBS
@@ -163,6 +164,8 @@ class _Document:
         line: int | None = None
         for i, elem in enumerate(loc):
             last = i == len(loc) - 1
+            if elem in FLOW_TAGS:
+                continue
             entry = self._entry(node, elem)
             if entry is not None:
                 key, child, key_line, value_line = entry

@@ -15,6 +15,7 @@ from pydantic import (
 
 from slokit.errors import UsageError
 from slokit.spec._base import Headers, Issue, SpecModel, Url, integer, issue
+from slokit.spec._flow import FlowItem, Pick  # Pick: FlowItem names it
 from slokit.spec._gates import Gate
 from slokit.spec._resources import Resources
 from slokit.spec._steps import DataSource, Step
@@ -125,7 +126,7 @@ class SLOOverride(SpecModel):
 class _ScenarioBase(SpecModel):
     """What every executor shares: what each iteration does and how requests are sent."""
 
-    flow: list[Step] | None = None
+    flow: list[FlowItem] | None = None
     script: str | None = None
     warmup: BoundedDuration | None = None
     think: BoundedDuration = 0.0
@@ -161,7 +162,7 @@ class _ScenarioBase(SpecModel):
 
     @field_validator("flow")
     @classmethod
-    def _flow(cls, value: list[Step] | None) -> list[Step] | None:
+    def _flow(cls, value: list[Step | Pick] | None) -> list[Step | Pick] | None:
         if value is not None and not value:
             raise ValueError("the flow is empty; expected at least one step such as {get: /}")
         return value
