@@ -137,6 +137,64 @@ class _Policy:
         return delay
 
 
+class _Tries:
+    """One request's attempts, written once for both transports: iterating yields the wait
+    before each attempt (0 before the first); the transport sleeps, sends inside ``with
+    tries:`` (a transport error it may retry is kept, any other propagates) and returns a
+    response ``keep()`` accepts, else closes it and goes round again. The last error or the
+    last response (a final 503 too) is the outcome; the budget is asked last, so a retry the
+    deadline forbids does not spend it."""
+
+    __slots__ = ("_attempt", "_delays", "_next", "_policy", "_request", "_retryable", "host")
+
+    def __init__(self, policy: _Policy, request: httpx.Request) -> None:
+        self._policy, self._request = policy, request
+        self.host = policy.host(request.url)
+        self._retryable = policy.may_retry(request)
+        self._delays = list(
+            backoff_delays(policy.attempts, initial=policy.initial, maximum=policy.maximum)
+        )
+        if policy.budget is not None:
+            policy.budget.record_request()
+        self._attempt = -1
+        self._next: float | None = 0.0
+
+    def __iter__(self) -> Iterator[float]:
+        while (delay := self._next) is not None:
+            self._next = None
+            self._attempt += 1
+            self._policy.prepare(self._request)
+            yield delay
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _: Any) -> bool:
+        if not isinstance(exc, httpx.TransportError):
+            return False
+        if self._next is not None:
+            return True  # reading the body of a response keep() refused: retry as decided
+        sent = not isinstance(exc, _NOT_SENT)
+        self._next = self._policy.next_delay(
+            self._attempt, self._retryable or not sent, self._delays, None
+        )
+        return self._next is not None  # None: no retry left, the error propagates
+
+    def keep(self, response: httpx.Response) -> bool:
+        """Whether ``response`` is the answer (else it is to be closed and the call retried)."""
+        if response.status_code not in self._policy.statuses:
+            return True
+        retry_after = response.headers.get("retry-after")
+        self._next = self._policy.next_delay(
+            self._attempt, self._retryable, self._delays, retry_after
+        )
+        return self._next is None
+
+
+def _unreachable() -> httpx.Response:  # pragma: no cover - every try returns or raises
+    raise AssertionError("the retry loop ended without a response or an error")
+
+
 class _Releasing(httpx.SyncByteStream):
     """The response body, giving the bulkhead slot back once, when it is closed."""
 
@@ -244,6 +302,13 @@ _DEFAULTS: dict[str, Any] = {
 }
 
 
+def _policy_of(options: dict[str, Any]) -> _Policy:
+    unknown = set(options) - set(_DEFAULTS)
+    if unknown:
+        raise UsageError(f"unknown options {sorted(unknown)}; known: {sorted(_DEFAULTS)}")
+    return _policy(**{**_DEFAULTS, **options})
+
+
 class ResilientTransport(httpx.BaseTransport):
     """For ``httpx.Client``. Options (all keyword-only): ``timeout`` (seconds per attempt,
     bounded by the request's deadline), ``attempts`` (3), ``retry_statuses``, ``backoff`` /
@@ -253,11 +318,8 @@ class ResilientTransport(httpx.BaseTransport):
     ``bulkhead`` (max concurrent calls per host) and ``bulkhead_wait``."""
 
     def __init__(self, transport: httpx.BaseTransport | None = None, **options: Any) -> None:
-        unknown = set(options) - set(_DEFAULTS)
-        if unknown:
-            raise UsageError(f"unknown options {sorted(unknown)}; known: {sorted(_DEFAULTS)}")
         self._inner = transport or httpx.HTTPTransport()
-        self._policy = _policy(**{**_DEFAULTS, **options})
+        self._policy = _policy_of(options)
 
     @classmethod
     def for_async(
@@ -269,35 +331,17 @@ class ResilientTransport(httpx.BaseTransport):
         return self._policy.host(httpx.URL(host_url)).breaker
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        policy = self._policy
-        host = policy.host(request.url)
-        retryable = policy.may_retry(request)
-        delays = list(
-            backoff_delays(policy.attempts, initial=policy.initial, maximum=policy.maximum)
-        )
-        if policy.budget is not None:
-            policy.budget.record_request()
-        attempt = 0
-        while True:
-            policy.prepare(request)
-            try:
-                response = self._once(host, request)
-            except httpx.TransportError as exc:
-                sent = not isinstance(exc, _NOT_SENT)
-                delay = policy.next_delay(attempt, retryable or not sent, delays, None)
-                if delay is None:
-                    raise
-            else:
-                if response.status_code not in policy.statuses:
-                    return response
-                retry_after = response.headers.get("retry-after")
-                delay = policy.next_delay(attempt, retryable, delays, retry_after)
-                if delay is None:
+        tries = _Tries(self._policy, request)
+        for delay in tries:
+            if delay:
+                sleep(delay)
+            with tries:
+                response = self._once(tries.host, request)
+                if tries.keep(response):
                     return response
                 response.read()
                 response.close()
-            attempt += 1
-            sleep(delay)
+        return _unreachable()
 
     def _once(self, host: _Host, request: httpx.Request) -> httpx.Response:
         bulkhead = host.bulkhead
@@ -333,45 +377,24 @@ class AsyncResilientTransport(httpx.AsyncBaseTransport):
     """For ``httpx.AsyncClient``; the same options as :class:`ResilientTransport`."""
 
     def __init__(self, transport: httpx.AsyncBaseTransport | None = None, **options: Any) -> None:
-        unknown = set(options) - set(_DEFAULTS)
-        if unknown:
-            raise UsageError(f"unknown options {sorted(unknown)}; known: {sorted(_DEFAULTS)}")
         self._inner = transport or httpx.AsyncHTTPTransport()
-        self._policy = _policy(**{**_DEFAULTS, **options})
+        self._policy = _policy_of(options)
 
     def breaker(self, host_url: str) -> CircuitBreaker | None:
         return self._policy.host(httpx.URL(host_url)).breaker
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        policy = self._policy
-        host = policy.host(request.url)
-        retryable = policy.may_retry(request)
-        delays = list(
-            backoff_delays(policy.attempts, initial=policy.initial, maximum=policy.maximum)
-        )
-        if policy.budget is not None:
-            policy.budget.record_request()
-        attempt = 0
-        while True:
-            policy.prepare(request)
-            try:
-                response = await self._once(host, request)
-            except httpx.TransportError as exc:
-                sent = not isinstance(exc, _NOT_SENT)
-                delay = policy.next_delay(attempt, retryable or not sent, delays, None)
-                if delay is None:
-                    raise
-            else:
-                if response.status_code not in policy.statuses:
-                    return response
-                retry_after = response.headers.get("retry-after")
-                delay = policy.next_delay(attempt, retryable, delays, retry_after)
-                if delay is None:
+        tries = _Tries(self._policy, request)
+        for delay in tries:
+            if delay:
+                await asleep(delay)
+            with tries:
+                response = await self._once(tries.host, request)
+                if tries.keep(response):
                     return response
                 await response.aread()
                 await response.aclose()
-            attempt += 1
-            await asleep(delay)
+        return _unreachable()
 
     async def _once(self, host: _Host, request: httpx.Request) -> httpx.Response:
         bulkhead = host.bulkhead

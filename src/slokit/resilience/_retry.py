@@ -36,7 +36,7 @@ from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any, Literal, ParamSpec, TypeVar, cast
+from typing import Any, Generic, Literal, ParamSpec, TypeVar, cast
 
 from slokit.errors import ResilienceError, UsageError
 from slokit.resilience._clock import Clock, asleep, seconds, sleep
@@ -622,27 +622,12 @@ class retry:  # a decorator: lower-case like tenacity.retry and stamina.retry
         error: Exception | None,
         result: T,
     ) -> T:
-        delays = self._delays()
-        attempt = 1
-        while (delay := self._next_delay(fn, attempt, delays, deadline, error, result)) is not None:
+        tries = _Tries(self, fn, deadline, error, result)
+        for delay in tries:
             sleep(delay)
-            attempt += 1
-            try:
-                result = fn(*args, **kwargs)
-            except Exception as exc:
-                if not self._retries_error(exc):
-                    raise
-                error = exc
-                continue
-            error = None
-            if not self._checks_results or not self._retries_result(result):
-                return result
-        if error is not None:
-            try:
-                raise error  # outside any except block: its __context__ stays as it was
-            finally:
-                error = None
-        return result
+            with tries:
+                tries.result = fn(*args, **kwargs)
+        return tries.outcome()
 
     async def acall(self, fn: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Await ``fn(*args, **kwargs)`` with retries."""
@@ -671,27 +656,70 @@ class retry:  # a decorator: lower-case like tenacity.retry and stamina.retry
         error: Exception | None,
         result: T,
     ) -> T:
-        delays = self._delays()
-        attempt = 1
-        while (delay := self._next_delay(fn, attempt, delays, deadline, error, result)) is not None:
+        tries = _Tries(self, fn, deadline, error, result)
+        for delay in tries:
             await asleep(delay)
-            attempt += 1
-            try:
-                result = await fn(*args, **kwargs)
-            except Exception as exc:
-                if not self._retries_error(exc):
-                    raise
-                error = exc
-                continue
-            error = None
-            if not self._checks_results or not self._retries_result(result):
-                return result
+            with tries:
+                tries.result = await fn(*args, **kwargs)
+        return tries.outcome()
+
+
+class _Tries(Generic[T]):
+    """The retry loop after a first attempt failed, written once for sync and async calls.
+
+    Iterating yields the back-off before each further attempt, and ends when an attempt
+    succeeds or no retry is left. The caller sleeps (``sleep`` or ``await asleep``), makes
+    the attempt inside ``with tries:`` (which keeps an error it may retry, and lets any other
+    propagate at once) and finally returns ``outcome()``: the last result, or the last error
+    raised unchanged. Only the two lines that sleep and call differ between sync and async,
+    as in stamina's ``retry_context``.
+    """
+
+    __slots__ = ("_delays", "_done", "_fn", "_owner", "attempt", "deadline", "error", "result")
+
+    def __init__(
+        self, owner: retry, fn: object, deadline: float, error: Exception | None, result: T
+    ) -> None:
+        self._owner, self._fn, self.deadline = owner, fn, deadline
+        self.error, self.result = error, result
+        self._delays = owner._delays()
+        self._done = False
+        self.attempt = 1
+
+    def __iter__(self) -> Iterator[float]:
+        owner = self._owner
+        while not self._done:
+            delay = owner._next_delay(
+                self._fn, self.attempt, self._delays, self.deadline, self.error, self.result
+            )
+            if delay is None:
+                return
+            self.attempt += 1
+            self.error = None
+            yield delay
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _: Any) -> bool:
+        if exc is None:
+            owner = self._owner
+            self._done = not owner._checks_results or not owner._retries_result(self.result)
+            return False
+        if isinstance(exc, Exception) and self._owner._retries_error(exc):
+            self.error = exc
+            return True  # kept for the next decision; raised by outcome() if it is the last
+        return False
+
+    def outcome(self) -> T:
+        error = self.error
         if error is not None:
+            self.error = None
             try:
-                raise error
+                raise error  # outside any except block: its __context__ stays as it was
             finally:
                 error = None
-        return result
+        return self.result
 
 
 def _exception_types(types: tuple[object, ...]) -> tuple[type[Exception], ...]:
