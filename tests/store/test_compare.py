@@ -172,7 +172,18 @@ def test_regressions_skip_what_cannot_be_compared() -> None:
 
 
 def stored(name: str, passed: bool, scenario: str = "smoke") -> StoredVerdict:
-    return StoredVerdict(scenario, "gate", name, passed, True, 0.2, "<", 0.1, "s", "")
+    return StoredVerdict(
+        scenario=scenario,
+        kind="gate",
+        name=name,
+        passed=passed,
+        gated=True,
+        observed=0.2,
+        op="<",
+        threshold=0.1,
+        unit="s",
+        detail="",
+    )
 
 
 def test_fail_after_holds_back_until_n_failures_in_a_row() -> None:

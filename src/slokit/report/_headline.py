@@ -9,49 +9,24 @@ held back.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import Protocol
 
 from slokit.results import RunResults, Verdict
 
 __all__ = ["Headline", "Judged", "headline", "held_by", "is_judged", "verdict_result"]
 
-_HELD = re.compile(r"\[held back by --fail-after (\d+):")
+Judged = Verdict
+"""A verdict as the pages show it: a run's, or a stored one (the same class)."""
 
 
-class Judged(Protocol):
-    """A verdict as the pages show it: a run's ``Verdict`` or a stored one."""
-
-    @property
-    def passed(self) -> bool: ...
-    @property
-    def gated(self) -> bool: ...
-    @property
-    def observed(self) -> float | None: ...
-    @property
-    def detail(self) -> str: ...
+def is_judged(v: Verdict) -> bool:
+    """False for an SLO a load test cannot measure."""
+    return v.judged
 
 
-def is_judged(v: Judged) -> bool:
-    """False for an SLO a load test cannot measure. The store keeps such a verdict as passed,
-    not gated and without an observed value, which no judged verdict ever is (a judged one
-    without a value always fails), so stored verdicts tell too."""
-    judged = getattr(v, "judged", None)
-    if isinstance(judged, bool):
-        return judged
-    return not (v.passed and not v.gated and v.observed is None)
-
-
-def held_by(v: Judged) -> int | None:
+def held_by(v: Verdict) -> int | None:
     """N when ``--fail-after N`` held this failure back, else None."""
-    if v.passed or v.gated:
-        return None
-    held = getattr(v, "held_back", None)
-    if isinstance(held, int):
-        return held
-    found = _HELD.search(v.detail)
-    return int(found.group(1)) if found else None
+    return None if v.passed or v.gated else v.held_back
 
 
 def verdict_result(v: Judged) -> tuple[str, str]:

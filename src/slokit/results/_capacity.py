@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from slokit._records import load_record, plain_record
 from slokit.results._trends import knee
 
 __all__ = ["CapacityResult", "CapacityStep", "Recovery", "knees"]
@@ -105,29 +106,11 @@ class Recovery:
     start_s: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "rate": self.rate,
-            "duration_s": self.duration_s,
-            "hold_s": self.hold_s,
-            "recovered_after_s": self.recovered_after_s,
-            "recovered": self.recovered_after_s is not None,
-            "rules": list(self.rules),
-            "failing_at_drop": list(self.failing_at_drop),
-            "start_s": self.start_s,
-        }
+        return plain_record(self, recovered=self.recovered_after_s is not None)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Recovery:
-        after = data.get("recovered_after_s")
-        return cls(
-            rate=float(data["rate"]),
-            duration_s=float(data["duration_s"]),
-            hold_s=float(data["hold_s"]),
-            recovered_after_s=None if after is None else float(after),
-            rules=[str(r) for r in data.get("rules", [])],
-            failing_at_drop=[str(r) for r in data.get("failing_at_drop", [])],
-            start_s=int(data.get("start_s", 0)),
-        )
+        return load_record(cls, data)
 
 
 def knees(steps: list[CapacityStep]) -> tuple[float | None, float | None]:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from slokit._records import load_record, plain_record
 from slokit.results._stats import RequestStats
 from slokit.results._trends import fifths
 
@@ -36,27 +37,11 @@ class DriftWindow:
     error_rate: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "start_s": self.start_s,
-            "end_s": self.end_s,
-            "requests": self.requests,
-            "p50_ms": self.p50_ms,
-            "p95_ms": self.p95_ms,
-            "p99_ms": self.p99_ms,
-            "error_rate": self.error_rate,
-        }
+        return plain_record(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DriftWindow:
-        return cls(
-            start_s=int(data["start_s"]),
-            end_s=int(data["end_s"]),
-            requests=int(data["requests"]),
-            p50_ms=float(data["p50_ms"]),
-            p95_ms=float(data["p95_ms"]),
-            p99_ms=float(data["p99_ms"]),
-            error_rate=float(data["error_rate"]),
-        )
+        return load_record(cls, data)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from slokit._records import load_record, plain_record
 from slokit.results._capacity import CapacityResult
 from slokit.results._drift import Drift
 from slokit.results._format import encodable, format_time, parse_time
@@ -98,45 +99,26 @@ class Verdict:
         return self.judged and not self.gated and not self.passed and self.held_back is None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "scenario": self.scenario,
-            "passed": self.passed,
-            "gated": self.gated,
-            "observed": self.observed,
-            "op": self.op,
-            "threshold": self.threshold,
-            "unit": self.unit,
-            "good": self.good,
-            "total": self.total,
-            "detail": self.detail,
-            "judged": self.judged,
-            "held_back": self.held_back,
-        }
+        return plain_record(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Verdict:
-        observed = data.get("observed")
-        return cls(
-            name=str(data["name"]),
-            kind="slo" if data.get("kind") == "slo" else "gate",
-            scenario=str(data.get("scenario", "")),
-            passed=bool(data["passed"]),
-            observed=None if observed is None else float(observed),
-            threshold=float(data.get("threshold", 0.0)),
-            op=str(data.get("op", ">=")),
-            unit=str(data.get("unit", "ratio")),
-            detail=str(data.get("detail", "")),
-            gated=bool(data.get("gated", True)),
-            good=data.get("good"),
-            total=data.get("total"),
-            judged=bool(data.get("judged", True)),
-            held_back=_held_back(data),
-        )
+        kind = "slo" if data.get("kind") == "slo" else "gate"
+        return load_record(cls, data, kind=kind, held_back=_held_back(data), judged=_judged(data))
 
 
 _HELD = re.compile(r"\[held back by --fail-after (\d+):")
+
+
+def _judged(data: Mapping[str, Any]) -> bool:
+    """``judged``, or where it is not written (the store, older results), what it was: a
+    verdict not judged is kept as passed, not gated and without a value, which no judged
+    verdict ever is (a judged one without a value always fails)."""
+    judged = data.get("judged")
+    if isinstance(judged, bool):
+        return judged
+    passed, gated = bool(data.get("passed")), bool(data.get("gated", True))
+    return not (passed and not gated and data.get("observed") is None)
 
 
 def _held_back(data: Mapping[str, Any]) -> int | None:

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from slokit._records import load_record, plain_record
 from slokit.results._health import Health
 from slokit.results._stats import RequestStats
 from slokit.results._trends import recovery_time
@@ -71,44 +72,11 @@ class Spike:
     failing_at_drop: list[str]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "rise_s": self.rise_s,
-            "drop_s": self.drop_s,
-            "peak": self.peak,
-            "low": self.low,
-            "unit": self.unit,
-            "baseline_p95_ms": self.baseline_p95_ms,
-            "peak_p95_ms": self.peak_p95_ms,
-            "baseline_error_rate": self.baseline_error_rate,
-            "peak_error_rate": self.peak_error_rate,
-            "hold_s": self.hold_s,
-            "recovered_after_s": self.recovered_after_s,
-            "recovered": self.recovered_after_s is not None,
-            "rules": list(self.rules),
-            "failing_at_drop": list(self.failing_at_drop),
-        }
+        return plain_record(self, recovered=self.recovered_after_s is not None)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Spike:
-        def number(key: str) -> float | None:
-            value = data.get(key)
-            return None if value is None else float(value)
-
-        return cls(
-            rise_s=float(data["rise_s"]),
-            drop_s=float(data["drop_s"]),
-            peak=float(data["peak"]),
-            low=float(data["low"]),
-            unit=str(data.get("unit", "")),
-            baseline_p95_ms=number("baseline_p95_ms"),
-            peak_p95_ms=number("peak_p95_ms"),
-            baseline_error_rate=number("baseline_error_rate"),
-            peak_error_rate=float(data.get("peak_error_rate", 0.0)),
-            hold_s=float(data.get("hold_s", 0.0)),
-            recovered_after_s=number("recovered_after_s"),
-            rules=[str(r) for r in data.get("rules", [])],
-            failing_at_drop=[str(r) for r in data.get("failing_at_drop", [])],
-        )
+        return load_record(cls, data)
 
 
 def _p95(stats: RequestStats) -> float | None:

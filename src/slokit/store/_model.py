@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from slokit.results import RunResults, format_time
+from slokit.results import RunResults, Verdict, format_time
 
 __all__ = ["GitInfo", "RequestSummary", "RunRecord", "RunSummary", "StoredVerdict"]
 
@@ -88,34 +88,8 @@ class RequestSummary:
         }
 
 
-@dataclass(frozen=True)
-class StoredVerdict:
-    """One SLO or gate verdict of a recorded run."""
-
-    scenario: str
-    kind: str
-    name: str
-    passed: bool
-    gated: bool
-    observed: float | None
-    op: str
-    threshold: float
-    unit: str
-    detail: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "scenario": self.scenario,
-            "kind": self.kind,
-            "name": self.name,
-            "passed": self.passed,
-            "gated": self.gated,
-            "observed": self.observed,
-            "op": self.op,
-            "threshold": self.threshold,
-            "unit": self.unit,
-            "detail": self.detail,
-        }
+StoredVerdict = Verdict
+"""A recorded run's verdict is the verdict the run gave: one class, one serialisation."""
 
 
 @dataclass(frozen=True)

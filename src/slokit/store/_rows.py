@@ -87,8 +87,7 @@ def verdicts(conn: Connection, run_id: int) -> tuple[StoredVerdict, ...]:
         .where(s.RUN_VERDICTS.c.run_id == run_id)
         .order_by(s.RUN_VERDICTS.c.position)
     ).mappings()
-    fields = StoredVerdict.__dataclass_fields__
-    return tuple(StoredVerdict(**{k: v for k, v in r.items() if k in fields}) for r in rows)
+    return tuple(StoredVerdict.from_dict(dict(r)) for r in rows)
 
 
 def summaries(conn: Connection, rows: list[dict[str, Any]]) -> list[RunSummary]:
