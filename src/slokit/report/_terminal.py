@@ -30,7 +30,7 @@ __all__ = ["render_terminal"]
 _LATENCY_COLUMNS = (("p50", 50.0), ("p90", 90.0), ("p95", 95.0), ("p99", 99.0))
 
 
-def _request_row(stats: RequestStats, seconds: float, with_dropped: bool) -> list[str]:
+def _number_cells(stats: RequestStats, seconds: float, with_dropped: bool) -> list[str]:
     hist = stats.latency
     failed = stats.failed
     errors = "-" if not stats.count else format_percent(failed / stats.count)
@@ -43,7 +43,7 @@ def _request_row(stats: RequestStats, seconds: float, with_dropped: bool) -> lis
         if hist.count
         else ["-"] * (len(_LATENCY_COLUMNS) + 1)
     )
-    row = [escape(stats.name), format_count(stats.count), errors, rps, *latencies]
+    row = [format_count(stats.count), errors, rps, *latencies]
     if with_dropped:
         row.append(f"[red]{format_count(stats.dropped)}[/]" if stats.dropped else "0")
     return row
@@ -72,11 +72,11 @@ def _requests_table(sc: ScenarioResults, width: int) -> Table:
     shown = [s for s in sc.requests.values() if s.count or s.dropped]
     if len(sc.requests) > 1:
         shown.append(sc.total)
-    rows = [_request_row(stats, seconds, with_dropped) for stats in shown]
+    rows = [_number_cells(stats, seconds, with_dropped) for stats in shown]
     # Room for the names: what the numbers leave (each column has a space on either side).
     numbers = sum(
-        max(len(Text.from_markup(row[i]).plain) for row in [["", *headers], *rows]) + 2
-        for i in range(1, len(headers) + 1)
+        max(len(Text.from_markup(row[i]).plain) for row in [headers, *rows]) + 2
+        for i in range(len(headers))
     )
     room = max(16, width - numbers - 2)
     # Request names are what people scan for: wrapped after a "/", never cut.
@@ -84,8 +84,8 @@ def _requests_table(sc: ScenarioResults, width: int) -> Table:
     for header in headers:
         table.add_column(header, justify="right")
     for stats, row in zip(shown, rows, strict=True):
-        row[0] = escape(_wrap_name(stats.name, room))
-        table.add_row(*row, style="bold" if stats is sc.total else None)
+        name = escape(_wrap_name(stats.name, room))
+        table.add_row(name, *row, style="bold" if stats is sc.total else None)
     return table
 
 

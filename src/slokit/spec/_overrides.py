@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -58,10 +58,7 @@ def _with_vus(sc: Scenario, vus: int) -> Scenario | None:
     if isinstance(sc, ConstantVUs | PerVUIterations):
         return sc.model_copy(update={"vus": vus})
     if isinstance(sc, RampingVUs):
-        peak = max([sc.start_vus, *(stage.to for stage in sc.stages)])
-        factor = vus / peak if peak else 0.0
-        stages = [s.model_copy(update={"to": round(s.to * factor)}) for s in sc.stages]
-        return sc.model_copy(update={"start_vus": round(sc.start_vus * factor), "stages": stages})
+        return _peak_scaled(sc, "start_vus", vus, whole=True)
     return None
 
 
@@ -69,11 +66,24 @@ def _with_rate(sc: Scenario, rate: float) -> Scenario | None:
     if isinstance(sc, ConstantArrivalRate):
         return sc.model_copy(update={"rate": rate})
     if isinstance(sc, RampingArrivalRate):
-        peak = max([sc.start_rate, *(stage.to for stage in sc.stages)])
-        factor = rate / peak if peak else 0.0
-        stages = [s.model_copy(update={"to": s.to * factor}) for s in sc.stages]
-        return sc.model_copy(update={"start_rate": sc.start_rate * factor, "stages": stages})
+        return _peak_scaled(sc, "start_rate", rate, whole=False)
     return None
+
+
+_R = TypeVar("_R", RampingVUs, RampingArrivalRate)
+
+
+def _peak_scaled(sc: _R, start: str, peak: float, *, whole: bool) -> _R:
+    """A ramp whose highest level is ``peak``, every level scaled alike (VUs rounded)."""
+    first: float = getattr(sc, start)
+    highest = max([first, *(stage.to for stage in sc.stages)])
+    factor = peak / highest if highest else 0.0
+
+    def level(value: float) -> float:
+        return round(value * factor) if whole else value * factor
+
+    stages = [s.model_copy(update={"to": level(s.to)}) for s in sc.stages]
+    return sc.model_copy(update={start: level(first), "stages": stages})
 
 
 def _with_iterations(sc: Scenario, iterations: int) -> Scenario | None:
