@@ -8,7 +8,7 @@ import re
 import signal
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -31,6 +31,9 @@ from slokit.spec import (
     override_load,
     parse_duration,
 )
+
+if TYPE_CHECKING:
+    from slokit.load._ray import RayCluster
 
 __all__ = ["app", "execute"]
 
@@ -236,6 +239,42 @@ def run(
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live progress.")] = False,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            help="Run the workers as actors on a Ray cluster: auto (this machine's cluster, "
+            "or RAY_ADDRESS), HOST:PORT or ray://HOST:10001. Needs slokit[ray].",
+            show_default=False,
+        ),
+    ] = None,
+    ray_resource: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-resource",
+            help="With --ray: place workers only on nodes offering this custom resource "
+            "(ray start --resources '{\"generator\": 1}').",
+            show_default=False,
+        ),
+    ] = None,
+    workers_per_node: Annotated[
+        int | None,
+        typer.Option(
+            "--workers-per-node",
+            min=1,
+            help="With --ray: this many workers on each generator node (default: one per "
+            "CPU the cluster offers, less the controller's).",
+            show_default=False,
+        ),
+    ] = None,
+    fail_on_worker_loss: Annotated[
+        bool,
+        typer.Option(
+            "--fail-on-worker-loss",
+            help="With --ray: a lost worker or node ends the run (partial, exit 3) instead "
+            "of the others going on.",
+        ),
+    ] = False,
     label: Annotated[
         list[str] | None,
         typer.Option("--label", help="Label the recorded run KEY=VALUE (repeatable)."),
@@ -274,6 +313,7 @@ def run(
     Exit codes: 0 all gates pass, 1 a gate failed, 2 bad input, 3 run aborted (partial results).
     """
     setup_logging()
+    cluster: RayCluster | None = None
     try:
         set_env(env or [])
         loaded = load_spec(spec)
@@ -288,6 +328,11 @@ def run(
             err.print(line)
         # Everything a worker would refuse, refused here: before the target is probed.
         check_spec(loaded, scenario, target, duration=seconds, source=str(spec))
+        cluster = _cluster(
+            ray_address, ray_resource, workers_per_node, spec, fail_on_worker_loss, env or []
+        )
+        if cluster is not None and workers is None:
+            workers = cluster.default_workers()
         options = RunOptions(
             workers=workers,
             duration=seconds,
@@ -295,6 +340,8 @@ def run(
             insecure=insecure,
             http_debug=HTTP_DEBUG_REQUESTS if http_debug else 0,
             parallel=parallel,
+            backend=None if cluster is None else cluster.backend,
+            fail_on_worker_loss=fail_on_worker_loss,
         )
         history = RunHistory.from_options(
             spec,
@@ -315,7 +362,42 @@ def run(
         )
     except SlokitError as exc:
         fail(exc)
+    finally:
+        if cluster is not None:
+            cluster.shutdown()
     raise typer.Exit(results.exit_code)
+
+
+def _cluster(
+    address: str | None,
+    resource: str | None,
+    per_node: int | None,
+    spec: Path,
+    fail_on_loss: bool,
+    env: list[str],
+) -> RayCluster | None:
+    if address is None:
+        given = [
+            flag
+            for flag, value in (
+                ("--ray-resource", resource),
+                ("--workers-per-node", per_node),
+                ("--fail-on-worker-loss", fail_on_loss or None),
+            )
+            if value is not None
+        ]
+        if given:
+            raise UsageError(f"{', '.join(given)} only apply with --ray ADDRESS")
+        return None
+    from slokit.load._ray import RayCluster  # says how to install Ray when it is missing
+
+    return RayCluster(
+        address,
+        spec_dir=str(spec.absolute().parent),
+        resource=resource,
+        per_node=per_node,
+        env=dict(pair.partition("=")[::2] for pair in env),
+    )
 
 
 MAX_WORKERS = 1024

@@ -34,6 +34,8 @@ def _line(tick: LiveTick) -> Text:
     text.append(f" | {tick.requests:,} req/s | p95 {p95} | errors {err:.1%}")
     text.append(f" | dropped {tick.dropped:,}", style="red" if tick.dropped else "")
     text.append(f" | VUs {tick.vus:,}")
+    if len(tick.nodes) > 1:
+        text.append(" | " + ", ".join(f"{node} {n:,}/s" for node, n in tick.nodes), style="dim")
     return text
 
 

@@ -28,6 +28,7 @@ from slokit.report import (
     scenario_figures,
     spike_lines,
     stream_rows,
+    worker_lines,
 )
 from slokit.store import RunRecord, compare
 
@@ -128,6 +129,7 @@ def run_page(request: Request) -> Response:
                 "streams": stream_rows(sc),
                 "drift": drift_rows(sc),
                 "spike": spike_lines(sc),
+                "workers": worker_lines(sc),
                 "capacity": capacity_rows(sc),
                 "capacity_summary": capacity_summary(sc.capacity) if sc.capacity else [],
                 "charts": [

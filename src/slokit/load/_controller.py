@@ -11,7 +11,6 @@ import contextlib
 import dataclasses
 import logging
 import math
-import multiprocessing as mp
 import os
 import queue as queue_mod
 import socket
@@ -23,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from slokit.errors import RunError, UsageError
+from slokit.load._backend import Backend, LocalBackend
 from slokit.load._capacity import run_capacity
 from slokit.load._flow import compile_flow
 from slokit.load._http import HttpClient
@@ -30,13 +30,14 @@ from slokit.load._preflight import planned_requests
 from slokit.load._resources import Sampling, check_resources
 from slokit.load._script import load_journey
 from slokit.load._signals import interrupts_ignored
-from slokit.load._worker import WorkerArgs, worker_main
+from slokit.load._worker import WorkerArgs
 from slokit.results import (
     Aggregator,
     RequestStats,
     ScenarioResults,
     Snapshot,
     Spike,
+    WorkerStats,
     drift_of,
     evaluate,
     health_of,
@@ -85,6 +86,11 @@ class RunOptions:
     """Print this many requests and responses per worker to stderr: ``--http-debug``."""
     parallel: bool = False
     """Run the chosen scenarios side by side, as if each set ``start_time`` (``--parallel``)."""
+    backend: Callable[[int], Backend] | None = None
+    """Where the workers run, given their number: local processes when None; ``--ray``
+    gives a Ray cluster's (see ``_ray.py``)."""
+    fail_on_worker_loss: bool = False
+    """On a cluster, end the run (partial, exit 3) when a worker is lost, rather than go on."""
     start_at: Callable[[], float | None] | None = None
     """Called once a scenario's workers are ready; returns the wall-clock time its second 0
     is due (None: now). Scenarios side by side line their starts up on one timeline so."""
@@ -103,6 +109,8 @@ class LiveTick:
     dropped: int
     vus: int
     p95_ms: float | None
+    nodes: tuple[tuple[str, int], ...] = ()
+    """Requests of the second by node, when the workers run on more than one (``--ray``)."""
 
 
 Progress = Callable[[LiveTick], None]
@@ -148,6 +156,7 @@ def _validate_scenario(spec: Spec, sc: Scenario, target: str | None) -> None:
 class _State:
     per_second: dict[int, RequestStats] = field(default_factory=dict)
     vus: dict[int, int] = field(default_factory=dict)
+    by_node: dict[int, dict[str, int]] = field(default_factory=dict)
     latest: dict[int, int] = field(default_factory=dict)
     shown: int = -1
     dead_streak: int = 0
@@ -210,6 +219,14 @@ def run_one(
     judged = {v.name for v in results.verdicts if v.kind == "slo"}
     results.not_exercised = [n for n in spec.slos if n not in judged]
     return results
+
+
+def _lost_note(lost: dict[int, float], workers: int, backend: Backend) -> str:
+    which = ", ".join(f"worker {w} on {backend.node(w)} at +{at:.1f}s" for w, at in lost.items())
+    return (
+        f"{len(lost)} of {workers} workers lost ({which}): what they measured before is kept; "
+        "their share of the load was not sent after that"
+    )
 
 
 def _spike(spec: Spec, sc: Scenario, results: ScenarioResults) -> Spike | None:
@@ -298,11 +315,16 @@ class _Run:
         self.spec, self.sc, self.name, self.workers = spec, sc, name, workers
         self.target, self.warmup_seconds = target, warmup_seconds
         self.aggregator, self.progress = aggregator, progress
-        self.ctx = mp.get_context("spawn")
-        self.queue: Any = self.ctx.Queue()
-        self.go = self.ctx.Event()
-        self.stop = self.ctx.Event()
-        self.start_wall: Any = self.ctx.Value("d", 0.0)
+        self.backend: Backend = (
+            options.backend(workers) if options.backend is not None else LocalBackend()
+        )
+        self.queue: Any = self.backend.queue
+        self.go = self.backend.go
+        self.stop = self.backend.stop
+        self.start_wall: Any = self.backend.start_wall
+        self.lost: dict[int, float] = {}
+        """Workers lost mid-run (a dead actor or node) and when, in seconds since second 0."""
+        self.requests_by_worker: dict[int, int] = {}
         self.abort_reason: str | None = None
         # k6's abortOnFail: these gates are judged every second while the load runs.
         self.abort_gates = [g for g in [*spec.gates, *sc.gates] if g.abort_on_fail]
@@ -343,14 +365,7 @@ class _Run:
                 insecure=self.options.insecure,
                 http_debug=self.options.http_debug,
             )
-            p = self.ctx.Process(
-                target=worker_main,
-                args=(args, self.queue, self.go, self.start_wall, self.stop),
-                name=f"slokit-worker-{w}",
-                daemon=True,
-            )
-            p.start()
-            procs.append(p)
+            procs.append(self.backend.spawn(args))
 
     def execute(self) -> ScenarioResults:
         procs: list[Any] = []
@@ -390,6 +405,18 @@ class _Run:
             abort_reason=self.abort_reason,
         )
         results.stopped_by_gate = self.stopped_by_gate
+        results.worker_stats = [
+            WorkerStats(
+                worker=w,
+                node=self.backend.node(w),
+                requests=self.requests_by_worker.get(w, 0),
+                busy=self.busy.get(w),
+                lost_at=self.lost.get(w),
+            )
+            for w in range(self.workers)
+        ]
+        if self.lost:
+            results.notes.append(_lost_note(self.lost, self.workers, self.backend))
         results.started = datetime.fromtimestamp(self.start_wall.value or started.timestamp(), UTC)
         results.generator_busy = max(self.busy.values()) if self.busy else None
         if self.late[1]:
@@ -451,11 +478,28 @@ class _Run:
                 for w, p in enumerate(procs):
                     if w not in done and p.exitcode is not None:
                         done.add(w)
-                        self._abort(f"worker {w} died (exit code {p.exitcode})")
+                        if p.exitcode != 0:  # 0: finished; its "done" is still on its way
+                            self._lose(w, p.exitcode)
                 continue
             self._handle(msg, done)
             if self.abort_gates and self.abort_reason is None:
                 self._judge_live()
+
+    def _lose(self, worker: int, code: int) -> None:
+        """A worker ended without saying done. Locally that is a crash and ends the run; on
+        a cluster (a dead actor or node) the others go on, and the results say who was lost."""
+        if worker in self.lost:
+            return  # said "orphaned", then its actor ended too
+        node = self.backend.node(worker)
+        if not self.backend.survives_loss or self.options.fail_on_worker_loss:
+            where = f" on {node}" if self.backend.survives_loss else ""
+            self._abort(f"worker {worker}{where} died (exit code {code})")
+            return
+        at = max(0.0, time.time() - self.start_wall.value) if self.start_wall.value else 0.0
+        self.lost[worker] = at
+        log.warning("scenario %s: worker %d on %s lost at +%.1fs", self.name, worker, node, at)
+        if len(self.lost) == self.workers:
+            self._abort("every worker was lost")
 
     def _judge_live(self) -> None:
         """Stop the run when an ``abort_on_fail`` gate fails on what was measured so far
@@ -486,11 +530,14 @@ class _Run:
         if kind == "snapshot":
             snap = Snapshot.from_dict(msg[2])
             self._add(snap)
+            self._count(worker, snap)
             self._observe(worker, snap)
         elif kind == "pace":
             self.busy[worker] = float(msg[2])
             self.late[0] += int(msg[3])
             self.late[1] += int(msg[4])
+        elif kind == "orphaned":
+            self._lose(worker, -1)
         elif kind == "done":
             done.add(worker)
             if len(done) == self.workers and self.ended is None:
@@ -504,6 +551,11 @@ class _Run:
         ):
             self.exceptions_seen.add(msg[2])
 
+    def _count(self, worker: int, snap: Snapshot) -> None:
+        if not snap.warmup:
+            sent = sum(stats.count for stats in snap.requests.values())
+            self.requests_by_worker[worker] = self.requests_by_worker.get(worker, 0) + sent
+
     def _observe(self, worker: int, snap: Snapshot) -> None:
         st = self.state
         total = st.per_second.get(snap.second)
@@ -512,6 +564,10 @@ class _Run:
         for stats in snap.requests.values():
             total.merge(stats)
         st.vus[snap.second] = st.vus.get(snap.second, 0) + snap.vus
+        if self.backend.survives_loss:  # a cluster: say which machine sent what, live
+            nodes = st.by_node.setdefault(snap.second, {})
+            node = self.backend.node(worker)
+            nodes[node] = nodes.get(node, 0) + sum(s.count for s in snap.requests.values())
         st.latest[worker] = max(st.latest.get(worker, -1), snap.second)
         if len(st.latest) < self.workers:
             return
@@ -532,6 +588,7 @@ class _Run:
                         dropped=point.dropped,
                         vus=st.vus.get(complete, 0),
                         p95_ms=point.latency.percentile(95) / 1000 if point.latency.count else None,
+                        nodes=tuple(sorted(st.by_node.get(complete, {}).items())),
                     )
                 )
 
@@ -570,7 +627,6 @@ class _Run:
         with contextlib.suppress(Exception):
             while True:
                 msg = self.queue.get_nowait()
-                if msg[0] == "snapshot":
-                    self._add(Snapshot.from_dict(msg[2]))
-        self.queue.close()
-        self.queue.join_thread()
+                if msg[0] in ("snapshot", "exception", "pace"):
+                    self._handle(msg, set())
+        self.backend.close()

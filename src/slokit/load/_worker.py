@@ -1,10 +1,11 @@
 """One worker process: its own event loop, client and recorder, one share of the scenario.
 
-Messages to the controller (tuples on a multiprocessing queue):
+Messages to the controller (tuples on a multiprocessing or Ray queue):
 ``("ready", w)``, ``("snapshot", w, snapshot_dict)``, ``("error", w, text)``,
 ``("exception", w, text)`` (first exception a journey raised), ``("pace", w, busy, late,
 launched)`` (the share of the load window this worker spent on the CPU; open model: arrivals
-launched late and launched), ``("done", w)``.
+launched late and launched), ``("orphaned", w)`` (its parent, the controller or a Ray node's
+raylet, is gone), ``("done", w)``.
 """
 
 from __future__ import annotations
@@ -15,14 +16,13 @@ import functools
 import math
 import os
 import signal
+import threading
 import time
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from multiprocessing.queues import Queue
-from multiprocessing.synchronize import Event
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from slokit.errors import SlokitError
 from slokit.load._data import DataFeed, read_rows
@@ -41,6 +41,19 @@ from slokit.spec import Route, Scenario, Spec
 __all__ = ["WorkerArgs", "worker_main"]
 
 
+class Flag(Protocol):
+    """``go`` and ``stop``: a multiprocessing Event locally, a threading one in a Ray actor."""
+
+    def is_set(self) -> bool: ...
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
+class Outbox(Protocol):
+    """Where the messages go: a multiprocessing queue locally, a Ray queue on a cluster."""
+
+    def put(self, item: Any) -> None: ...
+
+
 @dataclass(frozen=True)
 class WorkerArgs:
     spec: Spec
@@ -55,11 +68,11 @@ class WorkerArgs:
     http_debug: int = 0
 
 
-def worker_main(
-    args: WorkerArgs, queue: Queue[Any], go: Event, start_wall: Any, stop: Event
-) -> None:
-    # Ctrl-C reaches the whole process group; the controller decides how the run ends.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def worker_main(args: WorkerArgs, queue: Outbox, go: Flag, start_wall: Any, stop: Flag) -> None:
+    # Ctrl-C reaches the whole process group; the controller decides how the run ends. A
+    # Ray actor runs this in a thread of its own process, where signals are not ours to set.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     _raise_open_files_limit()
     try:
         import uvloop
@@ -112,16 +125,14 @@ def _slo_routes(spec: Spec) -> list[Route]:
     return [slo.route for slo in spec.slos.values() if slo.route is not None]
 
 
-async def _main(
-    args: WorkerArgs, queue: Queue[Any], go: Event, start_wall: Any, stop: Event
-) -> None:
+async def _main(args: WorkerArgs, queue: Outbox, go: Flag, start_wall: Any, stop: Flag) -> None:
     sc = args.scenario
     # Reading the multiprocessing Event takes a lock; VUs ask on every iteration, so they
     # read a plain flag that a watcher refreshes every 50 ms instead. SIGTERM (a CI runner
     # cancelling the job signals the whole group) sets it too: the worker stops like on a
     # stop from the controller and ships what it measured, instead of dying with it.
     stopped = [False]
-    with contextlib.suppress(NotImplementedError, RuntimeError):
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopped.__setitem__, 0, True)
     client = _client(args)
     recorder = Recorder()
@@ -186,7 +197,7 @@ async def _main(
         active=active,
     )
     ticker = asyncio.create_task(_tick(args, queue, recorder, active, t0))
-    watcher = asyncio.create_task(_watch(stop, stopped, os.getppid()))
+    watcher = asyncio.create_task(_watch(stop, stopped, os.getppid(), queue, args.worker))
     cpu0, wall0 = time.process_time(), time.perf_counter()
     try:
         await run_executor(ctx)
@@ -207,7 +218,7 @@ async def _main(
 
 
 def _ship(
-    args: WorkerArgs, queue: Queue[Any], recorder: Recorder, active: list[int], second: int
+    args: WorkerArgs, queue: Outbox, recorder: Recorder, active: list[int], second: int
 ) -> None:
     exceptions = recorder.exceptions
     first = recorder.first_exception
@@ -231,16 +242,20 @@ def _ship(
         recorder.first_exception = None
 
 
-async def _watch(stop: Event, stopped: list[bool], parent: int) -> None:
+async def _watch(stop: Flag, stopped: list[bool], parent: int, queue: Outbox, worker: int) -> None:
     # A controller killed outright (SIGKILL) sets no Event: a new parent means it is gone,
-    # and a load with nobody to collect it must not go on.
+    # and a load with nobody to collect it must not go on. A Ray actor's parent is its
+    # node's raylet: the node is lost, so say so, for a controller elsewhere may still hear.
     while not stopped[0] and not stop.is_set() and os.getppid() == parent:  # noqa: ASYNC110
         await asyncio.sleep(0.05)
+    if os.getppid() != parent:
+        with contextlib.suppress(Exception):
+            queue.put(("orphaned", worker))
     stopped[0] = True
 
 
 async def _tick(
-    args: WorkerArgs, queue: Queue[Any], recorder: Recorder, active: list[int], t0: float
+    args: WorkerArgs, queue: Outbox, recorder: Recorder, active: list[int], t0: float
 ) -> None:
     second = 0
     while True:

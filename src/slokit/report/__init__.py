@@ -26,6 +26,7 @@ from slokit.report._html import render_html
 from slokit.report._soak import DriftRow, ResourceRow, drift_rows, resource_rows, spike_lines
 from slokit.report._streams import STREAM_HEADERS, StreamRow, stream_rows
 from slokit.report._terminal import render_terminal
+from slokit.report._workers import worker_lines
 
 __all__ = [
     "CapacityRow",
@@ -56,5 +57,6 @@ __all__ = [
     "stream_rows",
     "summary_markdown",
     "verdict_result",
+    "worker_lines",
     "write_reports",
 ]

@@ -22,6 +22,7 @@ from slokit.report._headline import headline, held_by, is_judged, verdict_result
 from slokit.report._html import render_html
 from slokit.report._soak import drift_rows, generator_note, resource_rows, spike_lines
 from slokit.report._streams import STREAM_HEADERS, stream_rows
+from slokit.report._workers import worker_lines
 from slokit.results import (
     RESULTS_FORMAT,
     RunResults,
@@ -219,6 +220,9 @@ def _soak_markdown(sc: ScenarioResults) -> list[str]:
         lines.append("")
     if sc.resources is not None:
         lines += [f"Resources: {_md(note)}" for note in sc.resources.notes]
+    if workers := worker_lines(sc):
+        lines += ["Workers:", "", *(f"- {_md(line)}" for line in workers), ""]
+    lines += [f"Note: {_md(note)}" for note in sc.notes]
     drift = drift_rows(sc)
     if drift and sc.drift is not None:
         first, last = sc.drift.first, sc.drift.last

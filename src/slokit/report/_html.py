@@ -33,6 +33,7 @@ from slokit.report._soak import (
     spike_lines,
 )
 from slokit.report._streams import STREAM_HEADERS, StreamRow, stream_rows
+from slokit.report._workers import worker_lines
 from slokit.results import (
     RESULTS_FORMAT,
     RequestStats,
@@ -84,6 +85,7 @@ class ScenarioView:
     spike: list[str] = field(default_factory=list)
     streams: list[StreamRow] = field(default_factory=list)
     failed_checks: list[str] = field(default_factory=list)
+    workers: list[str] = field(default_factory=list)
 
 
 def _when(value: datetime) -> str:
@@ -144,6 +146,7 @@ def _scenario_view(index: int, sc: ScenarioResults) -> ScenarioView:
         spike=spike_lines(sc),
         streams=stream_rows(sc),
         failed_checks=failed_check_lines(sc),
+        workers=worker_lines(sc),
         capacity_summary=capacity_summary(sc.capacity) if sc.capacity is not None else [],
     )
     for key, figure in scenario_figures(sc).items():

@@ -15,6 +15,7 @@ from slokit.report._checks import failed_check_lines
 from slokit.report._headline import headline, verdict_result
 from slokit.report._soak import drift_rows, generator_note, resource_rows, spike_lines
 from slokit.report._streams import stream_rows
+from slokit.report._workers import worker_lines
 from slokit.results import (
     RequestStats,
     RunResults,
@@ -240,6 +241,10 @@ def render_terminal(results: RunResults, console: Console) -> None:
         saturated = generator_note(sc)
         if saturated is not None:
             console.print(f"[yellow]{escape(saturated)}[/]")
+        for line in worker_lines(sc):
+            console.print(f"  {escape(line)}", style="yellow" if "lost" in line else None)
+        for note in sc.notes:
+            console.print(f"[yellow]note: {escape(note)}[/]")
         streams = _streams_table(sc)
         if streams is not None:
             console.print(streams)

@@ -29,6 +29,7 @@ from slokit.results._model import (
     ScenarioResults,
     TimelinePoint,
     Verdict,
+    WorkerStats,
     merge_stats,
 )
 from slokit.results._resources import ResourceSummary, ResourceTimeline
@@ -63,6 +64,7 @@ __all__ = [
     "TimelinePoint",
     "Trend",
     "Verdict",
+    "WorkerStats",
     "drift_of",
     "encodable_text",
     "evaluate",

@@ -207,6 +207,30 @@ BUSY_SHARE = 0.9
 """Closed model: a worker this busy (share of its one core) set the pace itself."""
 
 
+@dataclass(frozen=True)
+class WorkerStats:
+    """One worker of a scenario: where it ran, what it sent, and whether it was lost."""
+
+    worker: int
+    node: str
+    """The machine: this host's name, or a Ray node's address."""
+    requests: int
+    """Requests it sent after warm-up."""
+    busy: float | None
+    """Its share of one core over the load window (None: it never reported it)."""
+    lost_at: float | None = None
+    """Seconds after second 0 it was lost (a dead actor or node); None: it finished."""
+
+    def to_dict(self) -> dict[str, Any]:
+        busy = None if self.busy is None else round(self.busy, 3)
+        lost = None if self.lost_at is None else round(self.lost_at, 3)
+        return plain_record(self, busy=busy, lost_at=lost, lost=self.lost_at is not None)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> WorkerStats:
+        return load_record(cls, data)
+
+
 @dataclass
 class ScenarioResults:
     """One scenario's measurements, warm-up excluded from ``requests``, and its verdicts."""
@@ -260,6 +284,12 @@ class ScenarioResults:
     """Scenarios that ran at the same time as this one (``start_time``, ``--parallel``)."""
     start_time: float | None = None
     """Seconds after the side-by-side group began that this scenario was due to start."""
+    worker_stats: list[WorkerStats] = field(default_factory=list)
+    """Each worker: its node, requests, CPU and whether it was lost (``per_worker``)."""
+
+    @property
+    def lost_workers(self) -> list[WorkerStats]:
+        return [w for w in self.worker_stats if w.lost_at is not None]
 
     def __post_init__(self) -> None:
         # Workers count a named check in a stats entry of its own; one that no request ever
@@ -317,6 +347,7 @@ class ScenarioResults:
             "stopped_by_gate": self.stopped_by_gate,
             "alongside": list(self.alongside),
             "start_time": self.start_time,
+            "per_worker": [w.to_dict() for w in self.worker_stats],
             "gated": self.gated,
             "passed": self.passed,
             "total": self.total.summary(seconds),
@@ -381,6 +412,7 @@ class ScenarioResults:
             stopped_by_gate=data.get("stopped_by_gate"),
             alongside=[str(n) for n in data.get("alongside", [])],
             start_time=None if (at := data.get("start_time")) is None else float(at),
+            worker_stats=[WorkerStats.from_dict(w) for w in data.get("per_worker", [])],
         )
 
 
