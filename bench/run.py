@@ -24,6 +24,7 @@ from types import FrameType
 
 from _accuracy import FREEZE, PERIOD, RATE, Accuracy, accuracy_leg
 from _common import BENCH, Cores
+from _ray import BAR, RayRow, ray_leg
 from _resilience import Timed, resilience_leg
 from _sampler import median, sampler_leg
 from _service import ROUTES, ServiceRow, service_leg
@@ -163,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument(
         "--only",
-        choices=["throughput", "accuracy", "service", "resilience", "sampler", "streams"],
+        choices=["throughput", "accuracy", "service", "resilience", "sampler", "streams", "ray"],
     )
     parser.add_argument(
         "--seconds", type=float, default=8.0, help="length of each throughput leg (default 8)"
@@ -188,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         "resilience": lambda _work: _resilience(),
         "sampler": lambda work: _sampler(args.seconds, args.rounds, cores, work),
         "streams": lambda work: _streams(args.clients, args.seconds, cores, work),
+        "ray": lambda work: _ray(args.seconds, cores, work),
     }
     bars: list[Bar] = []
     with _workdir(args.keep) as work:
@@ -300,6 +302,40 @@ def report_streams(rows: list[StreamRow]) -> list[Bar]:
             full and ours.worker_rss < RSS_BAR,
             f"< {RSS_BAR:g} MiB with {ours.clients:,} streams",
         ),
+    ]
+
+
+def _ray(seconds: float, cores: Cores, work: Path) -> list[Bar]:
+    print(
+        f"\n== ray: the throughput leg's closed model on nginx, {seconds:g} s, one local worker "
+        "process vs Ray actors on the generator core; then the controller's merge cost =="
+    )
+    rows, merge_us = ray_leg(seconds, cores, work)
+    return report_ray(rows, merge_us)
+
+
+def report_ray(rows: list[RayRow], merge_us: float) -> list[Bar]:
+    print(f"\n{'generator':<18}{'workers':>8}{'req/s':>12}{'vs local':>10}  notes")
+    local = rows[0].rps if rows and rows[0].label == "local process" else None
+    for row in rows:
+        vs = _fmt(_ratio(row.rps, local), digits=3)
+        print(f"{row.label:<18}{row.workers:>8}{_fmt(row.rps):>12}{vs:>10}  {row.note}")
+    if merge_us > 0:
+        per_core = 1e6 / merge_us
+        print(
+            f"controller: {merge_us:,.0f} us to decode and merge one worker's second (5 names, "
+            f"full histograms): {per_core:,.0f} workers per controller core; 100 workers take "
+            f"{100 * merge_us / 1e4:.1f} % of a core, 1,000 take {1000 * merge_us / 1e4:.0f} %"
+        )
+    one = next((r for r in rows if r.label == "Ray, 1 actor"), None)
+    ratio = _ratio(one.rps if one else None, local)
+    return [
+        Bar(
+            "Ray actor / local worker process",
+            ratio,
+            ratio is not None and ratio >= BAR,
+            f">= {BAR:g}: an actor runs the same worker loop; Ray adds only the queue hop",
+        )
     ]
 
 

@@ -201,6 +201,66 @@ def test_workers_go_only_where_the_resource_is(
     assert "no node with the resource 'gpu-box'" in none.stderr
 
 
+def _actor_pids() -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if cmdline.startswith(b"ray::_Generator"):
+                found.append(int(entry.name))
+    return found
+
+
+def test_fail_on_worker_loss_ends_the_run_when_an_actor_dies(
+    tmp_path: Path, shared_app: UvicornApp, cluster: str
+) -> None:
+    spec = write_spec(
+        tmp_path,
+        f"""
+        service: strict
+        target: {shared_app.url}
+        scenarios:
+          long:
+            executor: constant-vus
+            vus: 2
+            duration: 1h
+            think: 20ms
+            flow: [{{get: /ok}}]
+        """,
+    )
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        slokit_cmd(
+            "run", str(spec), "--ray", cluster, "-w", "2", "--fail-on-worker-loss",
+            "--no-store", "-q", "-o", str(out),
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        limit = time.monotonic() + 60.0
+        while len(_actor_pids()) < 2 and time.monotonic() < limit:
+            assert proc.poll() is None, "the run ended before an actor was killed"
+            time.sleep(0.2)
+        time.sleep(2.0)
+        os.kill(_actor_pids()[0], signal.SIGKILL)
+        code, text = finish(proc, timeout=60.0)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert code == 3, text
+    sc = json.loads((out / "results.json").read_text())["scenarios"]["long"]
+    assert sc["partial"] is True
+    assert "died" in sc["abort_reason"]
+    assert sc["total"]["count"] > 0
+
+
 def _generator_raylet() -> int:
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
