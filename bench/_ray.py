@@ -14,10 +14,13 @@ histograms), measured here and extrapolated to 100 and 1,000 workers.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,14 +69,16 @@ def ray_leg(seconds: float, cores: Cores, work: Path) -> tuple[list[RayRow], flo
         import ray  # noqa: F401
     except ImportError:
         return [RayRow("ray actors", 0, None, "Ray not installed: pip install 'slokit[ray]'")], 0.0
+    work = work / "ray-leg"  # its own nginx prefix: the throughput leg's is in work/nginx
+    work.mkdir(exist_ok=True)
     with running_nginx(work, cores) as url:
         local = _run(url, seconds, work, "local", ["--workers", "1"], cores.generator)
         rows.append(RayRow("local process", 1, local))
         port = free_port()
+        temp = tempfile.mkdtemp(prefix="slokit-bench-ray-")  # marks this cluster's processes
         start = [_ray_bin(), "start", "--head", "--port", str(port), "--num-cpus", "2"]
-        start += ["--include-dashboard=false", "--disable-usage-stats"]
+        start += ["--include-dashboard=false", "--disable-usage-stats", "--temp-dir", temp]
         start += ["--object-store-memory", "80000000", "--node-ip-address", "127.0.0.1"]
-        subprocess.run(_ray_bin_stop(), env=_env(), capture_output=True, check=False)
         started = subprocess.run(
             pinned(start, cores.generator), env=_env(), capture_output=True, text=True, check=False
         )
@@ -86,12 +91,24 @@ def ray_leg(seconds: float, cores: Cores, work: Path) -> tuple[list[RayRow], flo
                 rps = _run(url, seconds, work, f"ray{n}", ["--ray", address, "-w", str(n)], None)
                 rows.append(RayRow(f"Ray, {n} actor{'s' if n > 1 else ''}", n, rps))
         finally:
-            subprocess.run(_ray_bin_stop(), env=_env(), capture_output=True, check=False)
+            _stop_cluster(temp)
     return rows, _merge_cost()
 
 
-def _ray_bin_stop() -> list[str]:
-    return [_ray_bin(), "stop", "--force"]
+def _stop_cluster(temp: str) -> None:
+    """Stop the processes of the cluster started with ``temp`` (not ``ray stop``, which
+    stops every cluster on the machine), then remove its directory."""
+    import psutil
+
+    found = {}
+    for proc in psutil.process_iter(["cmdline"]):
+        if temp in " ".join(proc.info["cmdline"] or ()):
+            found.update({p.pid: p for p in (proc, *proc.children(recursive=True))})
+    for proc in found.values():
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(list(found.values()), timeout=5)
+    shutil.rmtree(temp, ignore_errors=True)
 
 
 def _merge_cost(rounds: int = 2000) -> float:

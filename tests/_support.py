@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -122,3 +123,24 @@ class WsServer:
 
     def kill(self) -> None:
         stop(self.proc)
+
+
+def stop_processes_of(marker: str, grace: float = 5.0) -> None:
+    """Stop every process whose command line holds ``marker`` (a Ray cluster's own
+    ``--temp-dir``), and their children: ``ray stop`` would stop every cluster on the machine,
+    another test's or the bench's included."""
+    import psutil
+
+    found: dict[int, psutil.Process] = {}
+    for proc in psutil.process_iter(["cmdline"]):
+        if marker in " ".join(proc.info["cmdline"] or ()):
+            for member in (proc, *proc.children(recursive=True)):
+                found[member.pid] = member
+    for member in found.values():
+        with contextlib.suppress(psutil.Error):
+            member.terminate()
+    _, alive = psutil.wait_procs(list(found.values()), timeout=grace)
+    for member in alive:
+        with contextlib.suppress(psutil.Error):
+            member.kill()
+    psutil.wait_procs(alive, timeout=grace)

@@ -50,6 +50,7 @@ def test_bench_runs_every_tool_and_prints_the_ratios() -> None:
         "slokit with resources (1 s) / without",
         "slokit SSE worker CPU %",
         "slokit SSE worker MiB",
+        "Ray actor / local worker process",
     ):
         assert line in done.stdout, done.stdout
     rows = {line.split()[0]: line for line in done.stdout.splitlines() if line.strip()}
@@ -71,3 +72,4 @@ def test_bench_runs_every_tool_and_prints_the_ratios() -> None:
     streams = lines[header + 1 : header + 4]
     assert [line.split()[0] for line in streams] == ["slokit", "httpx", "slokit"], done.stdout
     assert not any("connected" in line for line in streams), done.stdout
+    assert "n/a" not in rows["Ray,"], done.stdout  # the actor rows measured something

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests._support import UvicornApp, free_port, run_slokit, slokit_cmd
+from tests._support import UvicornApp, free_port, run_slokit, slokit_cmd, stop_processes_of
 from tests.load.test_abort import finish
 from tests.load.test_engine import write_spec
 
@@ -45,11 +48,12 @@ def _ray(*args: str) -> None:
 def cluster() -> Iterator[str]:
     port = free_port()
     address = f"127.0.0.1:{port}"
-    _ray("stop", "--force")
+    # A temp dir of its own marks this cluster's processes: stopped alone at the end.
+    temp = tempfile.mkdtemp(prefix="slokit-ray-")
     try:
         _ray(
             "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
-            "--include-dashboard=false", "--resources", '{"head": 1}',
+            "--include-dashboard=false", "--resources", '{"head": 1}', "--temp-dir", temp,
             "--system-config", SYSTEM, *NODE,
         )  # fmt: skip
         _ray(
@@ -58,7 +62,8 @@ def cluster() -> Iterator[str]:
         )  # fmt: skip
         yield address
     finally:
-        _ray("stop", "--force")
+        stop_processes_of(temp)
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def _hits(app: UvicornApp, key: str) -> int:
@@ -201,6 +206,43 @@ def test_workers_go_only_where_the_resource_is(
     assert "no node with the resource 'gpu-box'" in none.stderr
 
 
+def test_scenarios_side_by_side_share_the_cluster(
+    tmp_path: Path, shared_app: UvicornApp, cluster: str
+) -> None:
+    spec = write_spec(
+        tmp_path,
+        f"""
+        service: mixed
+        target: {shared_app.url}
+        scenarios:
+          browse:
+            executor: constant-vus
+            vus: 1
+            duration: 2s
+            think: 50ms
+            start_time: 0s
+            flow: [{{get: /ok}}]
+          buy:
+            executor: constant-vus
+            vus: 1
+            duration: 2s
+            think: 50ms
+            start_time: 0s
+            flow: [{{get: /items/1}}]
+        """,
+    )
+    out = tmp_path / "out"
+    done = run_slokit(
+        "run", str(spec), "--ray", cluster, "-w", "2", "--no-store", "-q", "-o", str(out),
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    scenarios = json.loads((out / "results.json").read_text())["scenarios"]
+    (browse,), (buy,) = scenarios["browse"]["per_worker"], scenarios["buy"]["per_worker"]
+    assert browse["node"] != buy["node"]  # one slot each: the cluster's two CPUs
+    assert scenarios["browse"]["alongside"] == ["buy"]
+
+
 def _actor_pids() -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -332,3 +374,34 @@ def test_losing_a_node_keeps_what_it_reported_and_ctrl_c_still_writes_results(
     assert sc["total"]["count"] <= _hits(shared_app, key)  # its last moments went with it
     assert any("1 of 2 workers lost" in note for note in sc["notes"])
     assert "lost at" in text
+
+
+def _offline_cluster(cpus: dict[str, int], per_node: int | None = None) -> Any:
+    import threading
+
+    from slokit.load._ray import RayCluster, RayNode
+
+    # The placement logic alone: no connection is needed to decide where workers go.
+    cluster = object.__new__(RayCluster)
+    cluster.nodes = [RayNode(id=n, name=n, cpus=c) for n, c in cpus.items()]
+    cluster.per_node = per_node
+    cluster._lock = threading.Lock()
+    cluster._held = []
+    return cluster
+
+
+def test_workers_spread_over_nodes_and_side_by_side_scenarios_share_the_slots() -> None:
+    from slokit.errors import UsageError
+
+    cluster = _offline_cluster({"a": 2, "b": 1, "c": 2})
+    first = cluster.placement(3)
+    assert [n.id for n in first] == ["a", "b", "c"]  # spread first, then doubled up
+    second = cluster.placement(2)
+    assert [n.id for n in second] == ["a", "c"]  # what the first scenario left
+    with pytest.raises(UsageError, match=r"0 generator slots .* 5 held by other scenarios"):
+        cluster.placement(1)
+    cluster.release(first)
+    assert [n.id for n in cluster.placement(3)] == ["b", "a", "c"]  # beside the second's
+    pinned = _offline_cluster({"a": 2, "b": 1}, per_node=2)
+    with pytest.raises(UsageError, match="b offers only 1 CPU"):
+        pinned.placement(2)

@@ -226,6 +226,7 @@ class _RayBackend:
         for worker in self.workers:
             worker.kill()
         self.queue.close()
+        self._cluster.release(self._placement)
 
 
 class RayCluster:
@@ -271,6 +272,9 @@ class RayCluster:
         self.driver_node: str = ray.get_runtime_context().get_node_id()
         self.head_node = _head_node() or self.driver_node
         self.actor_class: Any = ray.remote(_Generator)
+        self._lock = threading.Lock()
+        self._held: list[str] = []
+        """Node ids of the slots running scenarios hold, one entry per worker."""
         self.nodes = self._nodes()
         if not self.nodes:
             why = f" with the resource {resource!r}" if resource else ""
@@ -307,26 +311,48 @@ class RayCluster:
         total = sum(n.cpus - (1 if n.id == self.driver_node else 0) for n in self.nodes)
         return max(1, total)
 
-    def placement(self, workers: int) -> list[RayNode]:
-        """Worker ``i``'s node: ``per_node`` each, or spread in turn over the free CPUs."""
-        slots: list[RayNode] = []
+    def _slots(self) -> list[RayNode]:
+        """Every generator slot, in the order they are given out: ``per_node`` on each
+        node, or one per CPU, taking the nodes in turn so a few workers spread out."""
         if self.per_node is not None:
-            for node in self.nodes:
-                slots.extend([node] * self.per_node)
-        else:
-            left = {n.id: n.cpus for n in self.nodes}
-            while len(slots) < sum(n.cpus for n in self.nodes):
-                for node in self.nodes:
-                    if left[node.id] > 0:
-                        slots.append(node)
-                        left[node.id] -= 1
-        if workers > len(slots):
-            raise UsageError(
-                f"--workers {workers} is more than the {len(slots)} generator slots the cluster "
-                f"has free ({', '.join(f'{n.name}: {n.cpus}' for n in self.nodes)}); give "
-                "--workers N or add nodes"
-            )
-        return slots[:workers]
+            short = [n for n in self.nodes if n.cpus < self.per_node]
+            if short:
+                raise UsageError(
+                    f"--workers-per-node {self.per_node}: {short[0].name} offers only "
+                    f"{short[0].cpus} CPU(s), one per worker"
+                )
+            return [node for node in self.nodes for _ in range(self.per_node)]
+        slots: list[RayNode] = []
+        for turn in range(max(n.cpus for n in self.nodes)):
+            slots.extend(node for node in self.nodes if node.cpus > turn)
+        return slots
+
+    def placement(self, workers: int) -> list[RayNode]:
+        """Nodes for ``workers`` new workers, from the slots no running scenario holds
+        (scenarios side by side share the cluster); give them back with ``release``."""
+        with self._lock:
+            held = Counter(self._held)
+            free: list[RayNode] = []
+            for slot in self._slots():
+                if held[slot.id] > 0:
+                    held[slot.id] -= 1
+                else:
+                    free.append(slot)
+            if workers > len(free):
+                busy = f", {len(self._held)} held by other scenarios" if self._held else ""
+                raise UsageError(
+                    f"--workers {workers} is more than the {len(free)} generator slots the "
+                    f"cluster has free ({', '.join(f'{n.name}: {n.cpus}' for n in self.nodes)}"
+                    f"{busy}); give --workers N or add nodes"
+                )
+            chosen = free[:workers]
+            self._held.extend(n.id for n in chosen)
+            return chosen
+
+    def release(self, placement: list[RayNode]) -> None:
+        with self._lock:
+            for node in placement:
+                self._held.remove(node.id)
 
     def backend(self, workers: int) -> _RayBackend:
         return _RayBackend(self, self.placement(workers))
