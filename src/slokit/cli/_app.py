@@ -243,8 +243,9 @@ def run(
         str | None,
         typer.Option(
             "--ray",
+            metavar="ADDRESS",
             help="Run the workers as actors on a Ray cluster: auto (this machine's cluster, "
-            "or RAY_ADDRESS), HOST:PORT or ray://HOST:10001. Needs slokit[ray].",
+            "or RAY_ADDRESS), HOST:PORT or ray://HOST:10001. Needs slokit\\[ray].",
             show_default=False,
         ),
     ] = None,
@@ -252,6 +253,7 @@ def run(
         str | None,
         typer.Option(
             "--ray-resource",
+            metavar="NAME",
             help="With --ray: place workers only on nodes offering this custom resource "
             "(ray start --resources '{\"generator\": 1}').",
             show_default=False,
@@ -261,7 +263,7 @@ def run(
         int | None,
         typer.Option(
             "--workers-per-node",
-            min=1,
+            metavar="N",
             help="With --ray: this many workers on each generator node (default: one per "
             "CPU the cluster offers, less the controller's).",
             show_default=False,
@@ -376,6 +378,8 @@ def _cluster(
     fail_on_loss: bool,
     env: list[str],
 ) -> RayCluster | None:
+    if per_node is not None and per_node < 1:
+        raise UsageError(f"--workers-per-node must be at least 1, got {per_node}")
     if address is None:
         given = [
             flag
