@@ -27,7 +27,7 @@ from tests._browser import (
 )
 from tests.report.conftest import EVIL, SERVICE, RunOut
 
-KINDS = ("throughput", "latency", "errors", "distribution")
+KINDS = ("throughput", "latency", "errors", "distribution", "generator")
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +83,7 @@ def test_report_shades_the_warmup_of_the_scenario_that_had_one(
     # "steady" (figure-0) has a 1 s warm-up, "short" (figure-1) none; the distribution
     # has no time axis to shade.
     assert shaded == {
-        **{f"figure-0-{k}-chart": 1 for k in ("throughput", "latency", "errors")},
+        **{f"figure-0-{k}-chart": 1 for k in ("throughput", "latency", "errors", "generator")},
         "figure-0-distribution-chart": 0,
         **{f"figure-1-{k}-chart": 0 for k in KINDS},
     }
@@ -189,5 +189,5 @@ def test_report_fits_the_window(
     assert rights
     assert all(r <= width for r in rights), rights
     modebars = len(browser.find_elements(By.CSS_SELECTOR, "[data-figure] .modebar"))
-    assert modebars == (0 if size == PHONE else 8)
+    assert modebars == (0 if size == PHONE else 2 * len(KINDS))
     assert console_errors(browser) == []

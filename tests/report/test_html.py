@@ -113,7 +113,7 @@ def test_each_scenario_has_its_charts_with_the_warmup_shaded(report_run: RunOut)
     assert sorted(figs) == sorted(
         f"figure-{i}-{k}"
         for i in (0, 1)
-        for k in ("throughput", "latency", "errors", "distribution")
+        for k in ("throughput", "latency", "errors", "distribution", "generator")
     )
     counts = {"throughput": 2, "latency": 3, "errors": 2, "distribution": 2}
     for key, n in counts.items():
@@ -133,6 +133,12 @@ def test_each_scenario_has_its_charts_with_the_warmup_shaded(report_run: RunOut)
         # the second scenario has no warm-up: nothing shaded
         assert figs[f"figure-1-{key}"]["layout"]["shapes"] == []
     assert figs["figure-0-throughput"]["data"][0]["y"] == [p["requests"] for p in timeline]
+    # The generator's own CPU (as %) and loop lag, second by second, as results.json has them.
+    gen = figs["figure-0-generator"]
+    go.Figure(gen)
+    cpu = [round(p["generator"]["cpu"] * 100, 1) for p in timeline]
+    assert gen["data"][0]["y"] == cpu
+    assert gen["data"][1]["y"] == [p["generator"]["loop_lag_ms"] for p in timeline]
     errors = figs["figure-0-errors"]["data"][0]["y"]
     assert errors == [p["failures"] for p in timeline]
     assert sum(errors[1:]) == steady["total"]["failures"]["5xx"]

@@ -23,6 +23,8 @@ from slokit.report import (
     capacity_rows,
     capacity_summary,
     drift_rows,
+    generator_line,
+    generator_note,
     plotly_config,
     resource_rows,
     scenario_figures,
@@ -130,6 +132,8 @@ def run_page(request: Request) -> Response:
                 "drift": drift_rows(sc),
                 "spike": spike_lines(sc),
                 "workers": worker_lines(sc),
+                "generator": generator_line(sc),
+                "saturated": generator_note(sc),
                 "capacity": capacity_rows(sc),
                 "capacity_summary": capacity_summary(sc.capacity) if sc.capacity else [],
                 "charts": [

@@ -281,7 +281,11 @@ async def run_flow(steps: Sequence[CompiledStep], vu: VU) -> None:
         except TransportError as exc:
             recorder.error(step.name, step.method, path, exc.kind)
             raise IterationAborted from exc
-        start = response.started if intended is None else intended
+        if intended is None:
+            start = response.started
+        else:
+            start = intended
+            recorder.sent_late(intended, response.started)
         checks = step.checks
         failed: tuple[str, ...] = ()
         if checks:

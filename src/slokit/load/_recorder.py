@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from slokit.results import RequestStats, StreamStats
+from slokit.results import Histogram, RequestStats, StreamStats
 
 __all__ = ["Recorder", "failure_kind"]
 
@@ -44,6 +44,7 @@ class Recorder:
         "first_exception",
         "held",
         "iterations",
+        "schedule",
     )
 
     def __init__(self) -> None:
@@ -56,6 +57,12 @@ class Recorder:
         self.iterations = 0
         """Iterations finished this interval (a flow's or journey's run, whatever its end)."""
         self.first_exception: str | None = None
+        self.schedule = Histogram()
+        """Open model: microseconds from each arrival's intended time to its first write."""
+
+    def sent_late(self, intended: float, started: float) -> None:
+        """An open-model arrival's first request was written at ``started`` (perf_counter)."""
+        self.schedule.record(int((started - intended) * 1_000_000))
 
     def stats(self, name: str, method: str, path: str) -> RequestStats:
         stats = self._current.get(name)
@@ -135,6 +142,8 @@ class Recorder:
         """Hand over this interval's stats and start a fresh interval."""
         current, self._current = self._current, {}
         self.dropped = 0
+        if self.schedule.count:
+            self.schedule = Histogram()
         self.iterations = 0
         return current
 

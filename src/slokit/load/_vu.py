@@ -64,8 +64,10 @@ class VU:
         except TransportError as exc:
             self.recorder.error(name, method, path, exc.kind)
             raise IterationAborted from exc
-        start = intended if intended is not None else response.started
-        return response, response.finished - start
+        if intended is None:
+            return response, response.finished - response.started
+        self.recorder.sent_late(intended, response.started)
+        return response, response.finished - intended
 
     def record(
         self,

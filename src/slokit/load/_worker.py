@@ -33,6 +33,7 @@ from slokit.load._http import HttpClient
 from slokit.load._naming import NameFolder
 from slokit.load._recorder import Recorder
 from slokit.load._script import load_journey
+from slokit.load._selfwatch import SelfWatch
 from slokit.load._session import Session
 from slokit.load._vu import VU
 from slokit.results import Snapshot
@@ -196,18 +197,20 @@ async def _main(args: WorkerArgs, queue: Outbox, go: Flag, start_wall: Any, stop
         stop_requested=lambda: stopped[0],
         active=active,
     )
-    ticker = asyncio.create_task(_tick(args, queue, recorder, active, t0))
+    selfwatch = SelfWatch()
+    ticker = asyncio.create_task(_tick(args, queue, recorder, active, t0, selfwatch))
     watcher = asyncio.create_task(_watch(stop, stopped, os.getppid(), queue, args.worker))
+    probe = asyncio.create_task(selfwatch.run())
     cpu0, wall0 = time.process_time(), time.perf_counter()
     try:
         await run_executor(ctx)
     finally:
-        for task in (ticker, watcher):
+        for task in (ticker, watcher, probe):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         second = max(0, math.floor(time.perf_counter() - t0))
-        _ship(args, queue, recorder, active, second)
+        _ship(args, queue, recorder, active, second, selfwatch)
         # One core is all an event loop can use: near 1.0, the generator is the bottleneck.
         wall = time.perf_counter() - wall0
         if wall > 0:
@@ -218,8 +221,15 @@ async def _main(args: WorkerArgs, queue: Outbox, go: Flag, start_wall: Any, stop
 
 
 def _ship(
-    args: WorkerArgs, queue: Outbox, recorder: Recorder, active: list[int], second: int
+    args: WorkerArgs,
+    queue: Outbox,
+    recorder: Recorder,
+    active: list[int],
+    second: int,
+    selfwatch: SelfWatch,
 ) -> None:
+    cpu, lag = selfwatch.take()
+    schedule = recorder.schedule if recorder.schedule.count else None
     exceptions = recorder.exceptions
     first = recorder.first_exception
     dropped = recorder.dropped
@@ -235,6 +245,9 @@ def _ship(
         vus=active[0],
         dropped=dropped,
         iterations=iterations,
+        cpu=cpu,
+        loop_lag_ms=lag,
+        schedule=schedule,
     )
     queue.put(("snapshot", args.worker, snap.to_dict()))
     if exceptions and first is not None:
@@ -255,10 +268,15 @@ async def _watch(stop: Flag, stopped: list[bool], parent: int, queue: Outbox, wo
 
 
 async def _tick(
-    args: WorkerArgs, queue: Outbox, recorder: Recorder, active: list[int], t0: float
+    args: WorkerArgs,
+    queue: Outbox,
+    recorder: Recorder,
+    active: list[int],
+    t0: float,
+    selfwatch: SelfWatch,
 ) -> None:
     second = 0
     while True:
         await asyncio.sleep(max(0.0, t0 + second + 1 - time.perf_counter()))
-        _ship(args, queue, recorder, active, second)
+        _ship(args, queue, recorder, active, second, selfwatch)
         second += 1

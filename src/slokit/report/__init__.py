@@ -23,7 +23,15 @@ from slokit.report._files import (
 )
 from slokit.report._headline import Headline, headline, held_by, is_judged, verdict_result
 from slokit.report._html import render_html
-from slokit.report._soak import DriftRow, ResourceRow, drift_rows, resource_rows, spike_lines
+from slokit.report._soak import (
+    DriftRow,
+    ResourceRow,
+    drift_rows,
+    generator_line,
+    generator_note,
+    resource_rows,
+    spike_lines,
+)
 from slokit.report._streams import STREAM_HEADERS, StreamRow, stream_rows
 from slokit.report._terminal import render_terminal
 from slokit.report._workers import worker_lines
@@ -53,6 +61,8 @@ __all__ = [
     "results_json",
     "scenario_figures",
     "spike_lines",
+    "generator_line",
+    "generator_note",
     "stats_csv",
     "stream_rows",
     "summary_markdown",

@@ -192,6 +192,49 @@ def errors_figure(sc: ScenarioResults) -> Figure:
     return {"data": data, "layout": layout}
 
 
+def generator_figure(sc: ScenarioResults) -> Figure | None:
+    """The load generator's own health each second: its busiest worker's CPU, and on a
+    second axis the worst event-loop lag and (open model) the p99 send lag of arrivals.
+    None for a run recorded before the generator watched itself."""
+    points = sc.timeline
+    if not any(p.generator_cpu is not None for p in points):
+        return None
+    x = _x(points)
+    layout = _layout("Load generator", "CPU %", points)
+    layout["yaxis2"] = {
+        "title": {"text": "ms"},
+        "overlaying": "y",
+        "side": "right",
+        "rangemode": "tozero",
+        "showgrid": False,
+        "automargin": True,
+    }
+    cpu = [None if p.generator_cpu is None else round(p.generator_cpu * 100, 1) for p in points]
+    data = [
+        _line("CPU % (busiest worker)", x, cpu, _COLORS["rps"], hovertemplate="%{y:.3~g} %"),
+        _line(
+            "loop lag (worst)",
+            x,
+            [p.loop_lag_ms for p in points],
+            _COLORS["p95"],
+            yaxis="y2",
+            hovertemplate="%{y:.4~g} ms",
+        ),
+    ]
+    if any(p.schedule_lag_p99_ms is not None for p in points):
+        data.append(
+            _line(
+                "send lag p99 (arrivals)",
+                x,
+                [p.schedule_lag_p99_ms for p in points],
+                _COLORS["p99"],
+                yaxis="y2",
+                hovertemplate="%{y:.4~g} ms",
+            )
+        )
+    return {"data": data, "layout": layout}
+
+
 def cdf_points(hist: Histogram) -> tuple[list[float], list[float]]:
     """``(latency_ms, percent_at_or_below)`` from the histogram's buckets, exact at each point,
     thinned to the last bucket of each 1/100-decade step; the last point is the max at 100 %."""
@@ -243,16 +286,19 @@ def distribution_figure(sc: ScenarioResults) -> Figure:
 def scenario_figures(sc: ScenarioResults) -> dict[str, Figure]:
     """Every chart of one scenario, by key: ``throughput`` (req/s and VUs), ``latency``
     (p50/p95/p99), ``errors`` (failures and dropped), each with the warm-up shaded, and
-    ``distribution`` (a latency CDF per request name from the HDR histograms), then the
+    ``distribution`` (a latency CDF per request name from the HDR histograms), ``generator``
+    (the load generator's CPU and loop lag, when it was watched), then the
     target's resources when the scenario sampled them (see ``_resource_charts``)."""
     from slokit.report._capacity_charts import capacity_figures  # they build on this module
     from slokit.report._resource_charts import resource_figures
 
-    return {
+    figures = {
         "throughput": throughput_figure(sc),
         "latency": latency_figure(sc),
         "errors": errors_figure(sc),
         "distribution": distribution_figure(sc),
-        **capacity_figures(sc),
-        **resource_figures(sc),
     }
+    generator = generator_figure(sc)
+    if generator is not None:
+        figures["generator"] = generator
+    return {**figures, **capacity_figures(sc), **resource_figures(sc)}

@@ -20,7 +20,13 @@ from slokit.report._checks import failed_check_lines
 from slokit.report._csv import history_csv, stats_csv
 from slokit.report._headline import headline, held_by, is_judged, verdict_result
 from slokit.report._html import render_html
-from slokit.report._soak import drift_rows, generator_note, resource_rows, spike_lines
+from slokit.report._soak import (
+    drift_rows,
+    generator_line,
+    generator_note,
+    resource_rows,
+    spike_lines,
+)
 from slokit.report._streams import STREAM_HEADERS, stream_rows
 from slokit.report._workers import worker_lines
 from slokit.results import (
@@ -193,6 +199,8 @@ def _capacity_markdown(sc: ScenarioResults) -> list[str]:
 def _soak_markdown(sc: ScenarioResults) -> list[str]:
     saturated = generator_note(sc)
     lines = [f"**Note:** {_md(saturated)}", ""] if saturated else []
+    if watched := generator_line(sc):
+        lines += [_md(watched[:1].upper() + watched[1:]), ""]
     spike = spike_lines(sc)
     if spike:
         lines += [f"- {_md(line)}" for line in spike] + [""]

@@ -79,6 +79,11 @@ def headline(results: RunResults) -> Headline:
         notes.append(_plural(unjudged, "SLO not judged", "SLOs not judged"))
     if unjudged_gates:
         notes.append(_plural(unjudged_gates, "gate not judged", "gates not judged"))
+    saturated = [sc.name for sc in results.scenarios if sc.generator_saturated]
+    if saturated:
+        # A verdict about the target that the generator's own limit produced is no verdict
+        # about the target: it is said on the result line, not only in a warning above it.
+        notes.append(f"measured on a saturated load generator: {', '.join(saturated)}")
     note = f" ({'; '.join(notes)})" if notes else ""
     held_text = ""
     if held:

@@ -28,6 +28,7 @@ from slokit.report._soak import (
     DriftRow,
     ResourceRow,
     drift_rows,
+    generator_line,
     generator_note,
     resource_rows,
     spike_lines,
@@ -55,6 +56,7 @@ _CHART_TITLES = {
     "latency": "Latency percentiles",
     "errors": "Errors per second",
     "distribution": "Latency distribution",
+    "generator": "Load generator",
     **CAPACITY_CHART_TITLES,
     **RESOURCE_CHART_TITLES,
 }
@@ -82,6 +84,7 @@ class ScenarioView:
     capacity: list[CapacityRow] = field(default_factory=list)
     capacity_summary: list[str] = field(default_factory=list)
     saturated: str | None = None
+    generator: str | None = None
     spike: list[str] = field(default_factory=list)
     streams: list[StreamRow] = field(default_factory=list)
     failed_checks: list[str] = field(default_factory=list)
@@ -143,6 +146,7 @@ def _scenario_view(index: int, sc: ScenarioResults) -> ScenarioView:
         drift=drift_rows(sc),
         capacity=capacity_rows(sc),
         saturated=generator_note(sc),
+        generator=generator_line(sc),
         spike=spike_lines(sc),
         streams=stream_rows(sc),
         failed_checks=failed_check_lines(sc),

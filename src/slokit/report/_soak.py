@@ -11,6 +11,7 @@ __all__ = [
     "DriftRow",
     "ResourceRow",
     "drift_rows",
+    "generator_line",
     "generator_note",
     "resource_rows",
     "spike_lines",
@@ -56,17 +57,49 @@ def spike_lines(sc: ScenarioResults) -> list[str]:
 
 
 def generator_note(sc: ScenarioResults) -> str | None:
-    """A warning when the load generator, not the target, was the bottleneck."""
-    if not sc.generator_saturated:
+    """A warning when the load generator, not the target, set the figures: it was saturated
+    (CPU, or an open model's arrivals late), or its event loop stalled in a measured second."""
+    parts = []
+    if sc.generator_saturated:
+        if sc.generator_late is not None:
+            why = f"{sc.generator_late:.0%} of its arrivals started over 10 ms late"
+        else:
+            why = f"its busiest worker was {sc.generator_busy or 0:.0%} busy"
+        parts.append(
+            f"the load generator was saturated ({why}): these figures are partly the "
+            "generator's limit; add workers with -w, or machines"
+        )
+    stall = sc.loop_stall
+    if sc.generator_stalled and stall is not None:
+        parts.append(
+            f"the load generator's event loop stalled for {format_ms(stall[0])} at +{stall[1]}s: "
+            "latencies measured across it include that delay"
+        )
+    return "; ".join(parts) if parts else None
+
+
+def generator_line(sc: ScenarioResults) -> str | None:
+    """What the load generator measured of itself, in one line (None: it was not watched)."""
+    g = sc.generator_summary()
+    if g["busy"] is None and g["cpu_max"] is None and g["schedule_lag_ms"] is None:
         return None
-    if sc.generator_late is not None:
-        why = f"{sc.generator_late:.0%} of its arrivals started over 10 ms late"
-    else:
-        why = f"its busiest worker was {sc.generator_busy or 0:.0%} busy"
-    return (
-        f"the load generator was saturated ({why}): these figures are partly the "
-        "generator's limit; add workers with -w, or machines"
-    )
+    parts = []
+    if g["busy"] is not None:
+        parts.append(f"busiest worker {g['busy']:.0%} CPU over the run")
+    if g["cpu_max"] is not None:
+        parts.append(f"{g['cpu_max']:.0%} in its busiest second")
+    if g["late"] is not None and parts:
+        # The open model spins before each arrival: its CPU is no measure of its load.
+        parts[-1] += " (spinning before arrivals counts)"
+    if g["loop_lag_max_ms"] is not None:
+        parts.append(f"event-loop lag up to {format_ms(g['loop_lag_max_ms'])}")
+    schedule = g["schedule_lag_ms"]
+    if schedule is not None:
+        parts.append(
+            f"arrivals sent p50 {format_ms(schedule['p50'])} / p99 {format_ms(schedule['p99'])} "
+            "after their intended time"
+        )
+    return "load generator: " + ", ".join(parts)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,13 @@ from rich.text import Text
 from slokit.report._capacity import capacity_rows, capacity_summary
 from slokit.report._checks import failed_check_lines
 from slokit.report._headline import headline, verdict_result
-from slokit.report._soak import drift_rows, generator_note, resource_rows, spike_lines
+from slokit.report._soak import (
+    drift_rows,
+    generator_line,
+    generator_note,
+    resource_rows,
+    spike_lines,
+)
 from slokit.report._streams import stream_rows
 from slokit.report._workers import worker_lines
 from slokit.results import (
@@ -238,6 +244,9 @@ def render_terminal(results: RunResults, console: Console) -> None:
             console.print(kinds, style="red")
         for line in failed_check_lines(sc):
             console.print(f"  {escape(line)}", style="red")
+        watched = generator_line(sc)
+        if watched is not None:
+            console.print(escape(watched), style="dim")
         saturated = generator_note(sc)
         if saturated is not None:
             console.print(f"[yellow]{escape(saturated)}[/]")

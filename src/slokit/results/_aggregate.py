@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from slokit.results._model import ScenarioResults, TimelinePoint
+from slokit.results._histogram import Histogram
+from slokit.results._model import GeneratorSecond, ScenarioResults, TimelinePoint
 from slokit.results._stats import RequestStats, Snapshot
 from slokit.results._streams import StreamStats
 
@@ -29,6 +30,8 @@ class Aggregator:
         self._vus: dict[int, int] = {}
         self._streams: dict[str, StreamStats] = {}
         self._iterations = 0
+        self._generator: dict[int, GeneratorSecond] = {}
+        self._schedule: Histogram | None = None
 
     def add(self, snap: Snapshot) -> None:
         second = self._seconds.get(snap.second)
@@ -36,6 +39,11 @@ class Aggregator:
             second = self._seconds[snap.second] = RequestStats("total")
         self._warmup[snap.second] = self._warmup.get(snap.second, False) or snap.warmup
         self._vus[snap.second] = self._vus.get(snap.second, 0) + snap.vus
+        if snap.cpu is not None or snap.schedule is not None:
+            seen = self._generator.get(snap.second)
+            if seen is None:
+                seen = self._generator[snap.second] = GeneratorSecond()
+            seen.add(snap.cpu, snap.loop_lag_ms, snap.schedule)
         for name, stats in snap.requests.items():
             second.merge(stats)
             if snap.warmup:
@@ -48,6 +56,11 @@ class Aggregator:
         if snap.warmup:
             return
         self._iterations += snap.iterations
+        if snap.schedule is not None:
+            if self._schedule is None:
+                self._schedule = snap.schedule.copy()
+            else:
+                self._schedule.merge(snap.schedule)
         for name, stream in snap.streams.items():
             found = self._streams.get(name)
             if found is None:
@@ -59,7 +72,9 @@ class Aggregator:
         self, duration_s: float, partial: bool = False, abort_reason: str | None = None
     ) -> ScenarioResults:
         timeline = [
-            TimelinePoint.of(s, self._warmup[s], self._seconds[s], self._vus.get(s, 0))
+            TimelinePoint.of(
+                s, self._warmup[s], self._seconds[s], self._vus.get(s, 0), self._generator.get(s)
+            )
             for s in sorted(self._seconds)
         ]
         return ScenarioResults(
@@ -76,4 +91,5 @@ class Aggregator:
             seconds=dict(self._seconds),
             streams=dict(self._streams),
             iterations=self._iterations,
+            schedule_lag=self._schedule,
         )

@@ -17,6 +17,7 @@ from slokit._records import load_record, plain_record
 from slokit.results._capacity import CapacityResult
 from slokit.results._drift import Drift
 from slokit.results._format import encodable, format_time, parse_time
+from slokit.results._histogram import Histogram
 from slokit.results._resources import ResourceTimeline
 from slokit.results._spike import Spike
 from slokit.results._stats import RequestStats
@@ -25,7 +26,15 @@ from slokit.results._streams import StreamStats
 if TYPE_CHECKING:
     from slokit.spec import Gate
 
-__all__ = ["RESULTS_FORMAT", "RunResults", "ScenarioResults", "TimelinePoint", "Verdict"]
+__all__ = [
+    "RESULTS_FORMAT",
+    "STALL_MS",
+    "GeneratorSecond",
+    "RunResults",
+    "ScenarioResults",
+    "TimelinePoint",
+    "Verdict",
+]
 
 RESULTS_FORMAT = 1
 """Version of the results.json layout; bumped on any incompatible change."""
@@ -130,6 +139,35 @@ def _held_back(data: Mapping[str, Any]) -> int | None:
     return int(found.group(1)) if found and not data.get("gated", True) else None
 
 
+STALL_MS = 50.0
+"""An event-loop delay this long in a measured second is reported: every latency measured
+across it carries up to that much of the generator's own time."""
+
+
+@dataclass(slots=True)
+class GeneratorSecond:
+    """The load generator's own health in one second, over its workers: the busiest worker's
+    CPU share, the worst event-loop lag, and (open model) the send lag of every arrival."""
+
+    cpu: float | None = None
+    loop_lag_ms: float = 0.0
+    schedule: Histogram | None = None
+
+    def add(self, cpu: float | None, loop_lag_ms: float, schedule: Histogram | None) -> None:
+        if cpu is not None:
+            self.cpu = cpu if self.cpu is None else max(self.cpu, cpu)
+        self.loop_lag_ms = max(self.loop_lag_ms, loop_lag_ms)
+        if schedule is not None:
+            if self.schedule is None:
+                self.schedule = schedule.copy()
+            else:
+                self.schedule.merge(schedule)
+
+
+def _ms(us: float) -> float:
+    return round(us / 1000.0, 3)
+
+
 @dataclass(frozen=True)
 class TimelinePoint:
     """All requests of one second of a scenario, merged across workers."""
@@ -144,11 +182,33 @@ class TimelinePoint:
     p95_ms: float
     p99_ms: float
     max_ms: float
+    generator_cpu: float | None = None
+    """The busiest worker's CPU share in this second (``None``: not measured)."""
+    loop_lag_ms: float | None = None
+    """The worst event-loop delay of any worker in this second."""
+    schedule_lag_p99_ms: float | None = None
+    """Open model: p99 of how late this second's arrivals were written after their time."""
 
     @classmethod
-    def of(cls, second: int, warmup: bool, stats: RequestStats, vus: int) -> TimelinePoint:
+    def of(
+        cls,
+        second: int,
+        warmup: bool,
+        stats: RequestStats,
+        vus: int,
+        generator: GeneratorSecond | None = None,
+    ) -> TimelinePoint:
         p50, p95, p99 = (v / 1000.0 for v in stats.latency.percentiles([50.0, 95.0, 99.0]))
+        cpu = lag = sched = None
+        if generator is not None:
+            cpu = None if generator.cpu is None else round(generator.cpu, 3)
+            lag = round(generator.loop_lag_ms, 3) if generator.cpu is not None else None
+            if generator.schedule is not None and generator.schedule.count:
+                sched = _ms(generator.schedule.percentile(99.0))
         return cls(
+            generator_cpu=cpu,
+            loop_lag_ms=lag,
+            schedule_lag_p99_ms=sched,
             second=second,
             warmup=warmup,
             requests=stats.count,
@@ -175,12 +235,28 @@ class TimelinePoint:
                 "p99": self.p99_ms,
                 "max": self.max_ms,
             },
+            **self._generator_dict(),
+        }
+
+    def _generator_dict(self) -> dict[str, Any]:
+        if self.generator_cpu is None and self.schedule_lag_p99_ms is None:
+            return {}
+        return {
+            "generator": {
+                "cpu": self.generator_cpu,
+                "loop_lag_ms": self.loop_lag_ms,
+                "schedule_lag_p99_ms": self.schedule_lag_p99_ms,
+            }
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TimelinePoint:
         latency = data.get("latency_ms", {})
+        generator = data.get("generator") or {}
         return cls(
+            generator_cpu=_float_or_none(generator.get("cpu")),
+            loop_lag_ms=_float_or_none(generator.get("loop_lag_ms")),
+            schedule_lag_p99_ms=_float_or_none(generator.get("schedule_lag_p99_ms")),
             second=int(data["second"]),
             warmup=bool(data["warmup"]),
             requests=int(data.get("requests", 0)),
@@ -192,6 +268,10 @@ class TimelinePoint:
             p99_ms=float(latency.get("p99", 0.0)),
             max_ms=float(latency.get("max", 0.0)),
         )
+
+
+def _float_or_none(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def merge_stats(name: str, items: Iterable[RequestStats]) -> RequestStats:
@@ -273,6 +353,8 @@ class ScenarioResults:
     generator_late: float | None = None
     """Open model: the share of arrivals launched over 10 ms behind their intended time. A
     few percent or more: the generator could not keep the schedule."""
+    schedule_lag: Histogram | None = field(default=None, compare=False)
+    """Open model: how late each measured arrival's first request was written (us)."""
 
     streams: dict[str, StreamStats] = field(default_factory=dict)
     """SSE and WebSocket streams by name (their opening requests are in ``requests``)."""
@@ -309,6 +391,49 @@ class ScenarioResults:
         if self.generator_late is not None:
             return self.generator_late >= LATE_SHARE
         return self.generator_busy is not None and self.generator_busy >= BUSY_SHARE
+
+    @property
+    def loop_stall(self) -> tuple[float, int] | None:
+        """(worst event-loop delay in ms, its second) over the measured seconds; None when
+        the generator was not watched."""
+        worst: tuple[float, int] | None = None
+        for p in self.timeline:
+            if p.warmup or p.loop_lag_ms is None:
+                continue
+            if worst is None or p.loop_lag_ms > worst[0]:
+                worst = (p.loop_lag_ms, p.second)
+        return worst
+
+    @property
+    def generator_stalled(self) -> bool:
+        """The generator's event loop stopped for ``STALL_MS`` or more in a measured second."""
+        stall = self.loop_stall
+        return stall is not None and stall[0] >= STALL_MS
+
+    def generator_summary(self) -> dict[str, Any]:
+        """results.json's ``generator``: the load generator watching itself."""
+        stall = self.loop_stall
+        sched = self.schedule_lag
+        schedule = None
+        if sched is not None and sched.count:
+            p50, p99 = sched.percentiles([50.0, 99.0])
+            schedule = {
+                "count": sched.count,
+                "p50": _ms(p50),
+                "p99": _ms(p99),
+                "max": _ms(sched.max),
+            }
+        cpus = [p.generator_cpu for p in self.timeline if not p.warmup and p.generator_cpu]
+        return {
+            "saturated": self.generator_saturated,
+            "busy": None if self.generator_busy is None else round(self.generator_busy, 3),
+            "late": self.generator_late,
+            "cpu_max": max(cpus) if cpus else None,
+            "loop_lag_max_ms": None if stall is None else stall[0],
+            "loop_lag_max_at_s": None if stall is None else stall[1],
+            "stalled": self.generator_stalled,
+            "schedule_lag_ms": schedule,
+        }
 
     @property
     def measured_s(self) -> float:
@@ -366,6 +491,10 @@ class ScenarioResults:
             if self.generator_busy is None
             else round(self.generator_busy, 3),
             "generator_late": self.generator_late,
+            "generator": self.generator_summary(),
+            "schedule_histogram": None
+            if self.schedule_lag is None
+            else self.schedule_lag.to_dict(),
             "verdicts": [v.to_dict() for v in self.verdicts],
             "not_exercised": list(self.not_exercised),
             "notes": list(self.notes),
@@ -405,6 +534,9 @@ class ScenarioResults:
             spike=Spike.from_dict(found_spike) if (found_spike := data.get("spike")) else None,
             generator_busy=None if (busy := data.get("generator_busy")) is None else float(busy),
             generator_late=None if (late := data.get("generator_late")) is None else float(late),
+            schedule_lag=Histogram.from_dict(hist)
+            if (hist := data.get("schedule_histogram"))
+            else None,
             streams={
                 n: StreamStats.from_dict(d) for n, d in data.get("stream_histograms", {}).items()
             },

@@ -186,7 +186,13 @@ class Snapshot:
     streams: dict[str, StreamStats] = field(default_factory=dict)
     iterations: int = 0
     """Iterations the worker finished in the second."""
-    """SSE/WebSocket measurements by stream name (:class:`~slokit.results.StreamStats`)."""
+    cpu: float | None = None
+    """The worker process's CPU time over the second's wall time (1.0: one core, saturated)."""
+    loop_lag_ms: float = 0.0
+    """The worst delay of the worker's event loop in the second (a 10 ms timer's lateness)."""
+    schedule: Histogram | None = None
+    """Open model: how late each iteration's first request was written after its intended
+    time (microseconds); ``None`` when no arrival was sent in the second."""
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -200,6 +206,10 @@ class Snapshot:
         }
         if self.streams:
             data["streams"] = [s.to_dict() for s in self.streams.values()]
+        if self.cpu is not None:
+            data["generator"] = {"cpu": self.cpu, "loop_lag_ms": self.loop_lag_ms}
+        if self.schedule is not None:
+            data["schedule"] = self.schedule.to_dict()
         return data
 
     @classmethod
@@ -208,6 +218,7 @@ class Snapshot:
 
         requests = [RequestStats.from_dict(r) for r in data.get("requests", [])]
         streams = [StreamStats.from_dict(r) for r in data.get("streams", [])]
+        generator = data.get("generator") or {}
         return cls(
             streams={s.name: s for s in streams},
             worker=int(data["worker"]),
@@ -217,4 +228,7 @@ class Snapshot:
             vus=int(data.get("vus", 0)),
             dropped=int(data.get("dropped", 0)),
             iterations=int(data.get("iterations", 0)),
+            cpu=None if (cpu := generator.get("cpu")) is None else float(cpu),
+            loop_lag_ms=float(generator.get("loop_lag_ms", 0.0)),
+            schedule=Histogram.from_dict(sched) if (sched := data.get("schedule")) else None,
         )
