@@ -333,6 +333,7 @@ class _Run:
         self.ended: float | None = None
         self.busy: dict[int, float] = {}
         self.late = [0, 0]
+        self.runner: str | None = None
         self.state = _State()
         self.exceptions_seen: set[str] = set()
         self.warmup_requests: dict[str, RequestStats] = {}
@@ -421,6 +422,7 @@ class _Run:
         results.generator_busy = max(self.busy.values()) if self.busy else None
         if self.late[1]:
             results.generator_late = self.late[0] / self.late[1]
+        results.runner = self.runner
         return results
 
     def _second_zero(self) -> float:
@@ -536,6 +538,8 @@ class _Run:
             self.busy[worker] = float(msg[2])
             self.late[0] += int(msg[3])
             self.late[1] += int(msg[4])
+            if len(msg) > 5:
+                self.runner = str(msg[5])
         elif kind == "orphaned":
             self._lose(worker, -1)
         elif kind == "done":

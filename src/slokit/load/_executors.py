@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from slokit.load._data import DataExhausted, DataFeed
+from slokit.load._lane import LanePlan, run_lanes
 from slokit.load._recorder import Recorder
 from slokit.load._schedule import ArrivalSchedule, RateSegment, VUSegment, share, vus_at
 from slokit.load._vu import VU, IterationAborted
@@ -66,6 +67,8 @@ class ExecutorContext:
     stop_requested: Callable[[], bool]
     active: list[int]
     """One-element box: VUs busy right now (read by the ticker for the timeline)."""
+    lanes: LanePlan | None = None
+    """A flow the callback runner can drive (see ``_lane``); None: tasks run the VUs."""
     pace: list[int] = field(default_factory=lambda: [0, 0])
     """Open model: [arrivals launched over ``LATE`` behind their time, arrivals launched]. A
     worker that cannot keep up launches late; its CPU says nothing here (it spins, see _SPIN)."""
@@ -76,13 +79,14 @@ class ExecutorContext:
 
 async def run_executor(ctx: ExecutorContext) -> None:
     sc = ctx.scenario
+    closed = _closed if ctx.lanes is None else _on_lanes
     if isinstance(sc, ConstantVUs):
-        await _closed(ctx, lambda _t: sc.vus, None)
+        await closed(ctx, lambda _t: sc.vus, None)
     elif isinstance(sc, RampingVUs):
         segments = _vu_segments(sc)
-        await _closed(ctx, lambda t: vus_at(segments, t), None)
+        await closed(ctx, lambda t: vus_at(segments, t), None)
     elif isinstance(sc, PerVUIterations):
-        await _closed(ctx, lambda _t: sc.vus, sc.iterations)
+        await closed(ctx, lambda _t: sc.vus, sc.iterations)
     elif isinstance(sc, ConstantArrivalRate):
         await _open(ctx, ArrivalSchedule.constant(sc.rate, sc.duration), sc.max_vus)
     elif isinstance(sc, RampingArrivalRate):
@@ -125,6 +129,13 @@ async def _one_iteration(ctx: ExecutorContext, vu: VU) -> bool:
     vu.iteration += 1
     ctx.recorder.iterations += 1
     return True
+
+
+async def _on_lanes(
+    ctx: ExecutorContext, target_at: Callable[[float], int], iterations: int | None
+) -> None:
+    assert ctx.lanes is not None
+    await run_lanes(ctx, ctx.lanes, target_at, iterations)
 
 
 async def _closed(

@@ -3,9 +3,10 @@
 Messages to the controller (tuples on a multiprocessing or Ray queue):
 ``("ready", w)``, ``("snapshot", w, snapshot_dict)``, ``("error", w, text)``,
 ``("exception", w, text)`` (first exception a journey raised), ``("pace", w, busy, late,
-launched)`` (the share of the load window this worker spent on the CPU; open model: arrivals
-launched late and launched), ``("orphaned", w)`` (its parent, the controller or a Ray node's
-raylet, is gone), ``("done", w)``.
+launched, runner)`` (the share of the load window this worker spent on the CPU; open model:
+arrivals launched late and launched; ``"callbacks"`` or ``"tasks"``, see ``_lane``),
+``("orphaned", w)`` (its parent, the controller or a Ray node's raylet, is gone),
+``("done", w)``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from slokit.load._debug import DebugClient, insecure_context
 from slokit.load._executors import ExecutorContext, run_executor
 from slokit.load._flow import compile_flow, run_flow
 from slokit.load._http import HttpClient
+from slokit.load._lane import lane_plan
 from slokit.load._naming import NameFolder
 from slokit.load._recorder import Recorder
 from slokit.load._script import load_journey
@@ -154,6 +156,12 @@ async def _main(args: WorkerArgs, queue: Outbox, go: Flag, start_wall: Any, stop
             drop_name = ("iteration", "-", "-")
         # A partial, not a wrapper coroutine: one frame less on every response.
         iterate: Callable[[VU], Awaitable[None]] = functools.partial(run_flow, steps)
+        lanes = lane_plan(
+            steps,
+            client,
+            follow_redirects=sc.follow_redirects,
+            plain=feed is None and not args.http_debug,
+        )
 
     else:
         assert sc.script is not None
@@ -161,6 +169,7 @@ async def _main(args: WorkerArgs, queue: Outbox, go: Flag, start_wall: Any, stop
         folder = NameFolder(routes)
         label = f"journey {sc.script.rpartition(':')[2]}"
         drop_name = (label, "-", "-")
+        lanes = None
         sessions: dict[int, Session] = {}
 
         async def iterate(vu: VU) -> None:
@@ -196,6 +205,7 @@ async def _main(args: WorkerArgs, queue: Outbox, go: Flag, start_wall: Any, stop
         drop_name=drop_name,
         stop_requested=lambda: stopped[0],
         active=active,
+        lanes=lanes,
     )
     selfwatch = SelfWatch()
     ticker = asyncio.create_task(_tick(args, queue, recorder, active, t0, selfwatch))
@@ -216,7 +226,8 @@ async def _main(args: WorkerArgs, queue: Outbox, go: Flag, start_wall: Any, stop
         if wall > 0:
             late, launched = ctx.pace
             busy = (time.process_time() - cpu0) / wall
-            queue.put(("pace", args.worker, busy, late, launched))
+            runner = "tasks" if lanes is None else "callbacks"
+            queue.put(("pace", args.worker, busy, late, launched, runner))
         await client.aclose()
 
 

@@ -355,6 +355,9 @@ class ScenarioResults:
     few percent or more: the generator could not keep the schedule."""
     schedule_lag: Histogram | None = field(default=None, compare=False)
     """Open model: how late each measured arrival's first request was written (us)."""
+    runner: str | None = None
+    """How the workers drove the VUs: ``callbacks`` (a flow of ready-made requests, run from
+    the protocol callbacks) or ``tasks`` (a coroutine per VU); None: not recorded."""
 
     streams: dict[str, StreamStats] = field(default_factory=dict)
     """SSE and WebSocket streams by name (their opening requests are in ``requests``)."""
@@ -425,6 +428,7 @@ class ScenarioResults:
             }
         cpus = [p.generator_cpu for p in self.timeline if not p.warmup and p.generator_cpu]
         return {
+            "runner": self.runner,
             "saturated": self.generator_saturated,
             "busy": None if self.generator_busy is None else round(self.generator_busy, 3),
             "late": self.generator_late,
@@ -534,6 +538,7 @@ class ScenarioResults:
             spike=Spike.from_dict(found_spike) if (found_spike := data.get("spike")) else None,
             generator_busy=None if (busy := data.get("generator_busy")) is None else float(busy),
             generator_late=None if (late := data.get("generator_late")) is None else float(late),
+            runner=None if (gen := data.get("generator")) is None else gen.get("runner"),
             schedule_lag=Histogram.from_dict(hist)
             if (hist := data.get("schedule_histogram"))
             else None,

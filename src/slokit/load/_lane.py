@@ -1,0 +1,558 @@
+"""The callback-driven runner: flows that need no Python, driven from the protocol callbacks.
+
+A YAML flow whose steps are all ready-made requests (no placeholders, no data row, no pick,
+no stream, one origin, no redirects to follow) needs no coroutine per request. Each virtual
+user is a :class:`Lane`, a small state machine that owns one keep-alive connection:
+
+- the response's last byte arrives in ``on_message_complete``; the lane records it there and
+  writes the next step's request bytes in the same callback;
+- no future, no task wake-up and no coroutine frame sits between the socket and the next
+  request, which is where the task-per-request path spent most of its time;
+- think time is one ``call_later`` per pause; an idle lane is a slotted object, a timer
+  handle and its connection, a few hundred bytes where a task with its frames costs kilobytes.
+
+Everything the task path guarantees holds: chunked and EOF-delimited bodies (the same
+httptools parser), a connection the server closes (a fresh one next time), a reused
+connection found closed before any byte came (an idempotent request is sent once more, its
+latency counted from the first write), per-request timeouts, the checks, and the exact
+histograms (the same :class:`Recorder`). Python journeys, data rows and everything else keep
+the task path (see ``_executors``). ``SLOKIT_LANES=0`` turns this runner off (for A/B runs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import os
+from collections.abc import Callable, Sequence
+from time import perf_counter
+from typing import TYPE_CHECKING, cast
+
+from httptools import HttpParserError, HttpParserUpgrade, HttpResponseParser
+
+from slokit.errors import ConnectError, ProtocolError, RequestTimeout, TransportError
+from slokit.load._protocol import Response, parse_head
+
+if TYPE_CHECKING:
+    from slokit.load._executors import ExecutorContext
+    from slokit.load._flow import CompiledStep
+    from slokit.load._http import HttpClient
+    from slokit.load._pool import HostPool
+
+__all__ = ["LanePlan", "lane_plan", "run_lanes"]
+
+_TIMER_SLACK = 0.001
+_BATCH = 500
+"""Lanes started per turn of the event loop (as the task path's VU_BATCH)."""
+_POLL = 0.05
+
+
+class LanePlan:
+    """A flow the callback runner can drive: its steps and their one connection pool."""
+
+    __slots__ = ("pool", "steps")
+
+    def __init__(self, steps: Sequence[CompiledStep], pool: HostPool) -> None:
+        self.steps = tuple(steps)
+        self.pool = pool
+
+
+def lane_plan(
+    steps: Sequence[CompiledStep], client: HttpClient, *, follow_redirects: bool, plain: bool
+) -> LanePlan | None:
+    """The plan for ``steps``, or None when they need the task path.
+
+    ``plain``: no data rows, no Python journey, no debug client.
+    """
+    if not plain or follow_redirects or not steps or os.environ.get("SLOKIT_LANES") == "0":
+        return None
+    keys = set()
+    for step in steps:
+        prepared = step.prepared
+        if step.special or prepared is None or prepared.head:
+            return None
+        keys.add(prepared.key)
+    if len(keys) != 1:
+        return None
+    first = steps[0].prepared
+    assert first is not None
+    return LanePlan(steps, client._pool_for(first.origin))
+
+
+class LaneConnection(asyncio.Protocol):
+    """One keep-alive connection of a lane; it hands every outcome to the lane directly."""
+
+    __slots__ = (
+        "_body",
+        "_parser",
+        "_raw",
+        "label",
+        "lane",
+        "pending",
+        "received",
+        "reusable",
+        "transport",
+        "used",
+    )
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, label: str) -> None:
+        self.label = label
+        self.lane: Lane | None = None
+        self._parser = HttpResponseParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.pending = False
+        self.reusable = True
+        self.used = 0
+        self.received = 0
+        self._raw: list[bytes] = []
+        self._body: list[bytes] = []
+
+    def write(self, raw: bytes) -> None:
+        self._raw = []
+        self._body = []
+        self.received = 0
+        self.pending = True
+        self.used += 1
+        transport = self.transport
+        assert transport is not None
+        transport.write(raw)
+
+    def body(self) -> bytes:
+        body = self._body
+        return b"".join(body) if body else b""
+
+    def head(self) -> list[bytes]:
+        return self._raw
+
+    def abort(self) -> None:
+        self.reusable = False
+        self.pending = False
+        self.lane = None
+        if self.transport is not None:
+            self.transport.abort()
+
+    # -- asyncio.Protocol ----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        if not self.pending:
+            self._broken(ProtocolError(f"{self.label} sent data while no request was pending"))
+            return
+        self.received += len(data)
+        if not self._body:
+            self._raw.append(data)
+        try:
+            self._parser.feed_data(data)
+        except HttpParserUpgrade:
+            self._broken(ProtocolError(f"{self.label} switched protocols; not supported"))
+        except HttpParserError as exc:
+            self._broken(ProtocolError(f"invalid HTTP response from {self.label}: {exc}"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.reusable = False
+        lane = self.lane
+        if lane is None or not self.pending:
+            return
+        self.pending = False
+        if exc is None:
+            status = _eof_delimited(self._raw)
+            if status:
+                lane.done(self, status, perf_counter(), False)
+                return
+        lane.lost(self, exc)
+
+    def _broken(self, error: ProtocolError) -> None:
+        lane = self.lane
+        pending = self.pending
+        self.abort()
+        if lane is not None and pending:
+            lane.failed(error)
+
+    # -- parser callbacks ----------------------------------------------------------------
+
+    def on_body(self, body: bytes) -> None:
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        finished = perf_counter()
+        parser = self._parser
+        status = parser.get_status_code()
+        if status < 200:
+            return  # 100 Continue, 103 Early Hints: the real response follows
+        keep = parser.should_keep_alive()
+        if not keep:
+            self.reusable = False
+        self.pending = False
+        lane = self.lane
+        if lane is not None:
+            lane.done(self, status, finished, keep)
+
+
+def _eof_delimited(raw: list[bytes]) -> int:
+    """Status of a response whose body ends at connection close; 0 if it is not one."""
+    parsed = parse_head(b"".join(raw))
+    if parsed is None:
+        return 0
+    status, headers = parsed
+    if status in (204, 304) or status < 200:
+        return 0
+    for name, _ in headers:
+        if name.lower() in (b"content-length", b"transfer-encoding"):
+            return 0
+    return status
+
+
+class Lane:
+    """One virtual user of a callback-run flow: which step it is at, and its connection."""
+
+    __slots__ = (
+        "_deadline",
+        "_retried",
+        "_step",
+        "_timer",
+        "_timer_at",
+        "conn",
+        "index",
+        "iteration",
+        "j",
+        "runner",
+        "running",
+        "slot",
+        "started",
+    )
+
+    def __init__(self, runner: _Lanes, j: int, slot: int) -> None:
+        self.runner = runner
+        self.j = j
+        self.slot = slot
+        self.conn: LaneConnection | None = None
+        self.index = 0
+        self.iteration = 0
+        self.started = 0.0
+        self.running = True
+        self._step: CompiledStep | None = None
+        """The step whose request is in flight (None between requests)."""
+        self._retried = False
+        self._deadline = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+
+    @property
+    def in_flight(self) -> bool:
+        return self._step is not None
+
+    # -- the cycle -----------------------------------------------------------------------
+
+    def begin(self) -> None:
+        """Start an iteration (or leave, when the run or this VU's share is over)."""
+        runner = self.runner
+        if not self.running:
+            return
+        now = perf_counter()
+        if now >= runner.deadline or runner.stop():
+            self.leave(False)
+            return
+        if self.j >= runner.target_at(now - runner.t0):
+            self.leave(True)
+            return
+        self.index = 0
+        self.send()
+
+    def send(self) -> None:
+        if not self.running:
+            return
+        step = self.runner.steps[self.index]
+        self._step = step
+        self._retried = False
+        conn = self.conn
+        if conn is None or not conn.reusable:
+            self._reconnect()
+            return
+        self._write(conn, step)
+
+    def _write(self, conn: LaneConnection, step: CompiledStep) -> None:
+        prepared = step.prepared
+        assert prepared is not None
+        now = perf_counter()
+        if not self._retried:
+            self.started = now
+        try:
+            conn.write(prepared.raw)
+        except (OSError, RuntimeError):
+            # Closed under us before the write: as a stale keep-alive connection.
+            self.lost(conn, None)
+            return
+        deadline = self.started + self.runner.timeout
+        self._deadline = deadline
+        timer = self._timer
+        if timer is None or deadline < self._timer_at:
+            if timer is not None:
+                timer.cancel()
+            self._timer = self.runner.loop.call_later(deadline - now, self._on_timer)
+            self._timer_at = deadline
+
+    def done(self, conn: LaneConnection, status: int, finished: float, keep: bool) -> None:
+        """The response is complete: record it and go on with the flow."""
+        step = self._step
+        if step is None:
+            return
+        self._step = None
+        runner = self.runner
+        checks = step.checks
+        failed: tuple[str, ...] = ()
+        if checks:
+            response = Response(status, None, conn.body(), 0, 0, 0.0, 0.0, "", conn.head())
+            for check in checks:
+                if not check.passes(response):
+                    failed += (check.label,)
+        prepared = step.prepared
+        assert prepared is not None
+        runner.recorder.response(
+            step.name,
+            step.method,
+            step.path,
+            finished - self.started,
+            status,
+            step.ok_status,
+            len(prepared.raw),
+            conn.received,
+            len(failed),
+            len(checks) - len(failed),
+            failed,
+        )
+        if not keep:
+            self._drop()
+        self.index += 1
+        if self.index < len(runner.steps):
+            if step.think > 0:
+                runner.loop.call_later(step.think, self.send)
+            else:
+                self.send()
+            return
+        self.end_iteration()
+
+    def end_iteration(self) -> None:
+        runner = self.runner
+        self.iteration += 1
+        runner.recorder.iterations += 1
+        if runner.iterations is not None and self.iteration >= runner.iterations:
+            self.leave(False)
+            return
+        think = runner.think
+        if think > 0:
+            # Never think past the end: a VU asleep at the deadline holds nothing open.
+            pause = min(think, max(0.0, runner.deadline - perf_counter()))
+            runner.loop.call_later(pause, self.begin)
+        else:
+            self.begin()
+
+    def failed(self, error: TransportError) -> None:
+        """The request got no complete response: counted, and the iteration ends."""
+        step = self._step
+        if step is None:
+            return
+        self._step = None
+        self._drop()
+        self.runner.recorder.error(step.name, step.method, step.path, error.kind)
+        if self.running:
+            # Via the loop: a target that refuses at once must not recurse here.
+            self.runner.loop.call_soon(self.end_iteration)
+
+    def lost(self, conn: LaneConnection, exc: Exception | None) -> None:
+        """The connection closed with the request in flight."""
+        step = self._step
+        if step is None:
+            return
+        prepared = step.prepared
+        assert prepared is not None
+        label = conn.label
+        self._drop()
+        if conn.received == 0 and conn.used > 1:
+            if prepared.idempotent and not self._retried:
+                self._retried = True  # latency still counts from the first write
+                self._reconnect()
+                return
+            why = "a retry also failed" if self._retried else f"{prepared.method} is not idempotent"
+            self.failed(
+                ProtocolError(
+                    f"{label} closed the keep-alive connection before responding; "
+                    f"not retried ({why})"
+                )
+            )
+            return
+        where = "mid-response" if conn.received else "before responding"
+        if isinstance(exc, ConnectionResetError):
+            error = ProtocolError(f"connection to {label} reset by the peer {where}")
+        elif exc is None:
+            error = ProtocolError(f"{label} closed the connection {where}")
+        else:
+            error = ProtocolError(f"connection to {label} lost {where}: {exc}")
+        self.failed(error)
+
+    def _on_timer(self) -> None:
+        # Armed once and moved forward only when it fires, as in _protocol.Connection.
+        self._timer = None
+        if self._step is None or not self.running:
+            return
+        now = perf_counter()
+        if now + _TIMER_SLACK < self._deadline:
+            self._timer = self.runner.loop.call_later(self._deadline - now, self._on_timer)
+            self._timer_at = self._deadline
+            return
+        self.failed(
+            RequestTimeout(
+                f"no complete response from {self.runner.pool.origin.label} "
+                f"within {self.runner.timeout:g} s"
+            )
+        )
+
+    # -- connections ---------------------------------------------------------------------
+
+    def _drop(self) -> None:
+        conn = self.conn
+        self.conn = None
+        if conn is not None:
+            conn.abort()
+
+    def _reconnect(self) -> None:
+        self._drop()
+        self.runner.connect(self)
+
+    def connected(self, conn: LaneConnection) -> None:
+        if not self.running or self._step is None:
+            conn.abort()
+            return
+        conn.lane = self
+        self.conn = conn
+        self._write(conn, self._step)
+
+    # -- leaving -------------------------------------------------------------------------
+
+    def leave(self, returning: bool) -> None:
+        if not self.running:
+            return
+        self.running = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._drop()
+        self.runner.left(self, returning)
+
+    def cancel(self) -> None:
+        """Stop now: a request in flight is abandoned, not counted (as a cancelled task)."""
+        self._step = None
+        self.leave(False)
+
+
+class _Lanes:
+    """The lanes of one scenario in one worker, and what they share."""
+
+    def __init__(
+        self,
+        ctx: ExecutorContext,
+        plan: LanePlan,
+        target_at: Callable[[float], int],
+        iterations: int | None,
+    ) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.ctx = ctx
+        self.steps = plan.steps
+        self.pool = plan.pool
+        self.recorder = ctx.recorder
+        self.t0 = ctx.t0
+        self.deadline = ctx.deadline
+        self.stop = ctx.stop_requested
+        self.target_at = target_at
+        self.iterations = iterations
+        self.think = ctx.scenario.think
+        self.timeout = ctx.scenario.timeout
+        self.live: dict[int, Lane] = {}
+        self.returning: list[int] = []
+        self.connecting: set[asyncio.Task[None]] = set()
+
+    def spawn(self, slot: int) -> None:
+        ctx = self.ctx
+        lane = Lane(self, ctx.worker + slot * ctx.workers, slot)
+        self.live[slot] = lane
+        ctx.active[0] += 1
+        lane.begin()
+
+    def left(self, lane: Lane, returning: bool) -> None:
+        if self.live.get(lane.slot) is lane:
+            del self.live[lane.slot]
+            self.ctx.active[0] -= 1
+        if returning:
+            heapq.heappush(self.returning, lane.slot)
+
+    def connect(self, lane: Lane) -> None:
+        task = self.loop.create_task(self._connect(lane))
+        self.connecting.add(task)
+        task.add_done_callback(self.connecting.discard)
+
+    async def _connect(self, lane: Lane) -> None:
+        pool = self.pool
+        try:
+            conn = await pool.connect(
+                self.loop, perf_counter() + self.timeout, self.timeout, LaneConnection
+            )
+        except TransportError as exc:
+            lane.failed(exc)
+            return
+        except OSError as exc:  # pragma: no cover - pool.connect words every OSError
+            lane.failed(ConnectError(f"cannot connect to {pool.origin.label}: {exc}"))
+            return
+        pool.opened += 1
+        lane.connected(conn)
+
+
+async def run_lanes(
+    ctx: ExecutorContext, plan: LanePlan, target_at: Callable[[float], int], iterations: int | None
+) -> None:
+    """The closed model (``constant-vus``, ``ramping-vus``, ``per-vu-iterations``) on lanes:
+    VU ``j`` lives on worker ``j % workers`` and runs while ``j < target``, as in the task
+    path; this coroutine only starts and stops lanes, every 50 ms."""
+    lanes = _Lanes(ctx, plan, target_at, iterations)
+    worker, workers = ctx.worker, ctx.workers
+    started = 0
+
+    def local_target() -> int:
+        return len(range(worker, target_at(perf_counter() - ctx.t0), workers))
+
+    try:
+        while not ctx.stopping():
+            wanted = local_target()
+            while lanes.returning and lanes.returning[0] < wanted:
+                lanes.spawn(heapq.heappop(lanes.returning))
+            while started < wanted and not ctx.stopping():
+                for slot in range(started, min(wanted, started + _BATCH)):
+                    lanes.spawn(slot)
+                started = min(wanted, started + _BATCH)
+                await asyncio.sleep(0)
+                wanted = local_target()
+            if iterations is not None and started >= wanted and not lanes.live:
+                break
+            await asyncio.sleep(_POLL)
+        await _drain(ctx, lanes)
+    finally:
+        for lane in list(lanes.live.values()):
+            lane.cancel()
+        for task in list(lanes.connecting):
+            task.cancel()
+
+
+async def _drain(ctx: ExecutorContext, lanes: _Lanes) -> None:
+    """Requests in flight get ``grace`` seconds to finish (``STOP_GRACE`` after a stop);
+    no lane starts a new iteration now (each checks the deadline and the stop flag)."""
+    from slokit.load._executors import STOP_GRACE  # _executors imports this module
+
+    end = max(ctx.deadline + ctx.grace, perf_counter())
+    cut = False
+    while any(lane.in_flight for lane in lanes.live.values()):
+        now = perf_counter()
+        if not cut and ctx.stop_requested():
+            cut, end = True, min(end, now + STOP_GRACE)
+        if now >= end:
+            break
+        await asyncio.sleep(min(_POLL / 2, end - now))
