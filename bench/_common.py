@@ -127,12 +127,16 @@ class Finished:
     output: str
 
 
-def run_to_end(cmd: list[str], log: Path, timeout: float) -> Finished:
-    """Run a load generator to completion; on timeout, error or Ctrl-C, stop its whole group."""
+def run_to_end(
+    cmd: list[str], log: Path, timeout: float, env: dict[str, str] | None = None
+) -> Finished:
+    """Run a load generator to completion; on timeout, error or Ctrl-C, stop its whole group.
+
+    ``env`` is added to this process's environment for the command."""
     with log.open("wb") as out:
         proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True,
+            start_new_session=True, env={**os.environ, **(env or {})},
         )  # fmt: skip
     try:
         code: int | None = proc.wait(timeout=timeout)

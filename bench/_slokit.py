@@ -31,14 +31,22 @@ class SlokitRun:
 
 
 def run_slokit(
-    spec: str, *, url: str, seconds: float, core: int | None, workdir: Path, label: str
+    spec: str,
+    *,
+    url: str,
+    seconds: float,
+    core: int | None,
+    workdir: Path,
+    label: str,
+    env: dict[str, str] | None = None,
 ) -> SlokitRun:
     out = workdir / f"slokit-{label}"
     cmd = [sys.executable, "-m", "slokit", "run", str(BENCH / "specs" / spec)]
     cmd += ["--workers", "1", "--duration", f"{seconds:g}s", "--target", url]
     # Benchmark runs are not history: keep them out of the run store.
     cmd += ["--out", str(out), "--quiet", "--no-store"]
-    done = run_to_end(pinned(cmd, core), workdir / f"slokit-{label}.log", timeout=seconds + 90)
+    log = workdir / f"slokit-{label}.log"
+    done = run_to_end(pinned(cmd, core), log, timeout=seconds + 90, env=env)
     results_file = out / "results.json"
     if results_file.is_file():
         return SlokitRun(json.loads(results_file.read_text()), "")

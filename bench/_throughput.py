@@ -107,18 +107,30 @@ def run_locust(url: str, seconds: float, cores: Cores, workdir: Path) -> Measure
 
 
 def run_slokit_leg(url: str, seconds: float, cores: Cores, workdir: Path) -> Measured:
+    return _slokit(url, seconds, cores, workdir, "callbacks")
+
+
+def run_slokit_tasks_leg(url: str, seconds: float, cores: Cores, workdir: Path) -> Measured:
+    """The same run on the task runner (a coroutine per VU): the callback runner's gain,
+    measured against the same nginx in the same leg."""
+    return _slokit(url, seconds, cores, workdir, "tasks")
+
+
+def _slokit(url: str, seconds: float, cores: Cores, workdir: Path, runner: str) -> Measured:
+    tool = "slokit" if runner == "callbacks" else "slokit-tasks"
     run = run_slokit(
         "throughput.yaml", url=url, seconds=seconds, core=cores.generator, workdir=workdir,
-        label="throughput",
+        label=f"throughput-{runner}", env={"SLOKIT_LANES": "1" if runner == "callbacks" else "0"},
     )  # fmt: skip
     if run.results is None:
-        return Measured("slokit", None, run.problem)
+        return Measured(tool, None, run.problem)
     total = run.total
     failures = sum(total.get("failures", {}).values())
-    note = f"constant-vus {USERS}, --workers 1, {seconds:g}s incl. 1 s warm-up"
+    used = run.scenario()["generator"]["runner"]
+    note = f"constant-vus {USERS}, --workers 1, {seconds:g}s incl. 1 s warm-up, {used} runner"
     if failures:
         note += f"; {failures} failures"
-    return Measured("slokit", float(total["rps"]), note)
+    return Measured(tool, float(total["rps"]), note)
 
 
 def _peer(client: str) -> Callable[[str, float, Cores, Path], Measured]:
@@ -150,6 +162,7 @@ def throughput_leg(seconds: float, cores: Cores, workdir: Path) -> list[Measured
         "aiohttp": _peer("aiohttp"),
         "httpx": _peer("httpx"),
         "slokit": run_slokit_leg,
+        "slokit-tasks": run_slokit_tasks_leg,
     }
     measured = []
     with running_nginx(workdir, cores) as url:

@@ -24,12 +24,14 @@ from types import FrameType
 
 from _accuracy import FREEZE, PERIOD, RATE, Accuracy, accuracy_leg
 from _common import BENCH, Cores
+from _instructions import HIGH, LOW, Counted, instructions_leg
 from _ray import BAR, RayRow, ray_leg
 from _resilience import Timed, resilience_leg
 from _sampler import median, sampler_leg
 from _service import ROUTES, ServiceRow, service_leg
 from _streams import CPU_BAR, RSS_BAR, StreamRow, streams_leg
 from _throughput import Measured, throughput_leg
+from _vus import BIG, SMALL, VuRun, vus_leg
 
 WRK_BAR = 0.5
 """slokit must reach at least this share of wrk's requests per second."""
@@ -42,6 +44,8 @@ RATE_TOLERANCE = 0.01
 SERVICE_BAR = 0.9
 """slokit's full middleware stack must keep at least this share of bare FastAPI's req/s."""
 SERVICE_ROUNDS = 3
+INSTRUCTIONS_BAR = 0.8
+"""The callback runner must cost at most this share of the task runner's instructions."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,26 @@ def report_throughput(measured: list[Measured]) -> list[Bar]:
         ours = _ratio(rps.get("slokit"), rps.get(peer))
         if ours is not None:
             print(f"(why slokit has its own client: slokit / {peer} = {ours:,.1f}x)")
+    gain = _ratio(rps.get("slokit"), rps.get("slokit-tasks"))
+    if gain is not None:
+        print(f"(callback runner / task runner, same nginx: {gain:.2f}x)")
     return bars
+
+
+def report_instructions(counted: list[Counted]) -> list[Bar]:
+    print(f"\n{'runner':<10} {'instructions/request':>22}  notes")
+    for row in counted:
+        print(f"{row.runner:<10} {_fmt(row.per_request):>22}  {row.note}")
+    per = {row.runner: row.per_request for row in counted}
+    ratio = _ratio(per.get("callbacks"), per.get("tasks"))
+    return [
+        Bar(
+            "instructions per request: callbacks / tasks",
+            ratio,
+            ratio is not None and ratio <= INSTRUCTIONS_BAR,
+            f"<= {INSTRUCTIONS_BAR:g} (callgrind, {LOW} vs {HIGH} iterations x 50 VUs)",
+        )
+    ]
 
 
 def _near(observed: float | None, expected: float, tolerance: float) -> bool:
@@ -164,7 +187,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument(
         "--only",
-        choices=["throughput", "accuracy", "service", "resilience", "sampler", "streams", "ray"],
+        choices=[
+            "throughput",
+            "accuracy",
+            "service",
+            "resilience",
+            "sampler",
+            "streams",
+            "ray",
+            "instructions",
+            "vus",
+        ],
     )
     parser.add_argument(
         "--seconds", type=float, default=8.0, help="length of each throughput leg (default 8)"
@@ -190,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         "sampler": lambda work: _sampler(args.seconds, args.rounds, cores, work),
         "streams": lambda work: _streams(args.clients, args.seconds, cores, work),
         "ray": lambda work: _ray(args.seconds, cores, work),
+        "instructions": lambda work: _instructions(cores, work),
+        "vus": lambda work: _vus(cores, work),
     }
     bars: list[Bar] = []
     with _workdir(args.keep) as work:
@@ -209,6 +244,54 @@ def main(argv: list[str] | None = None) -> int:
 def _throughput(seconds: float, cores: Cores, work: Path) -> list[Bar]:
     print(f'\n== throughput: nginx (1 worker, return 200 "ok"), {seconds:g} s per tool ==')
     return report_throughput(throughput_leg(seconds, cores, work))
+
+
+def _vus(cores: Cores, work: Path) -> list[Bar]:
+    print(f"\n== vus: {BIG:,} closed-model users at 1 request/s each, and their memory ==")
+    return report_vus(vus_leg(cores, work))
+
+
+def report_vus(runs: list[VuRun]) -> list[Bar]:
+    print(f"\n{'VUs':>8} {'req/s':>10} {'expected':>10} {'p99':>10} {'peak RSS':>12}  notes")
+    for r in runs:
+        rss = None if r.peak_rss is None else r.peak_rss / 2**20
+        note = r.note + (f"; {r.failures:,} failures" if r.failures else "")
+        if r.saturated:
+            note += "; generator saturated"
+        print(
+            f"{r.vus:>8,} {_fmt(r.rps):>10} {_fmt(r.expected_rps):>10} "
+            f"{_fmt(r.p99_ms, ' ms', 1):>10} {_fmt(rss, ' MiB'):>12}  {note}"
+        )
+    by = {r.vus: r for r in runs}
+    big, small = by.get(BIG), by.get(SMALL)
+    per_vu = None
+    if big and small and big.peak_rss and small.peak_rss:
+        per_vu = (big.peak_rss - small.peak_rss) / (BIG - SMALL)
+        print(f"(memory per VU: {per_vu:,.0f} bytes, from the two runs' peak RSS)")
+    kept = _ratio(big.rps, big.expected_rps) if big else None
+    rss_gib = big.peak_rss / 2**30 if big and big.peak_rss else None
+    # The schedule is kept, or the generator says it could not keep it: never a silently
+    # lower rate.
+    honest = kept is not None and (kept >= 0.99 or bool(big and big.saturated))
+    return [
+        Bar(
+            f"{BIG:,} VUs: achieved / expected rate",
+            kept,
+            honest,
+            ">= 0.99, or the run says its generator was saturated",
+        ),
+        Bar(
+            f"{BIG:,} VUs: peak RSS of the generator (GiB)",
+            rss_gib,
+            rss_gib is not None and rss_gib < 2.0,
+            "< 2 GiB",
+        ),
+    ]
+
+
+def _instructions(cores: Cores, work: Path) -> list[Bar]:
+    print("\n== instructions: per request, callback runner vs task runner, under callgrind ==")
+    return report_instructions(instructions_leg(cores, work))
 
 
 def _accuracy(seconds: float, cores: Cores, work: Path) -> list[Bar]:

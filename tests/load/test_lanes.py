@@ -153,3 +153,40 @@ def test_keep_alive_connections_are_reused(tmp_path: Path, lanes: bool) -> None:
         assert results["scenarios"]["reuse"]["total"]["count"] == 240
         # One connection per VU for the whole run, and the controller's reachability probe.
         assert srv.connections == 3 + 1
+
+
+@pytest.mark.parametrize("lanes", [True, False], ids=["callbacks", "tasks"])
+def test_open_model_arrivals_beyond_the_lanes_are_dropped_not_hidden(
+    tmp_path: Path, lanes: bool
+) -> None:
+    with RawServer() as srv:
+        spec = tmp_path / "open.yaml"
+        spec.write_text(
+            textwrap.dedent(
+                f"""
+                service: lanes
+                target: {srv.url}
+                scenarios:
+                  open:
+                    executor: constant-arrival-rate
+                    rate: 50/s
+                    duration: 2s
+                    max_vus: 2
+                    flow: [{{get: '/slow?ms=100'}}, {{get: /ok}}]
+                """
+            ),
+            encoding="utf-8",
+        )
+        results = _run(spec, tmp_path / "out", lanes=lanes)
+    sc = results["scenarios"]["open"]
+    assert sc["generator"]["runner"] == ("callbacks" if lanes else "tasks")
+    slow = sc["requests"]["GET /slow"]
+    # 2 VUs at ~100 ms an iteration serve about 20 of the 50 arrivals a second: every
+    # arrival is either sent or counted as dropped, none silently skipped.
+    assert slow["count"] + slow["dropped"] == 100
+    assert slow["dropped"] > 20
+    assert sc["requests"]["GET /ok"]["count"] == slow["count"]
+    # One send lag per arrival that was sent, measured from its intended time.
+    assert sc["generator"]["schedule_lag_ms"]["count"] == slow["count"]
+    # Latency counts from the intended start: at least the server's 100 ms.
+    assert slow["latency_ms"]["p50"] >= 100

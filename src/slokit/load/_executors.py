@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from slokit.load._data import DataExhausted, DataFeed
-from slokit.load._lane import LanePlan, run_lanes
+from slokit.load._lane import LanePlan, OpenLanes, run_lanes
 from slokit.load._recorder import Recorder
 from slokit.load._schedule import ArrivalSchedule, RateSegment, VUSegment, share, vus_at
 from slokit.load._vu import VU, IterationAborted
@@ -215,62 +215,91 @@ async def _closed(
     await _drain(ctx, live)
 
 
+class _TaskArrivals:
+    """The open model's arrivals as tasks: one per iteration, on a VU built on demand."""
+
+    def __init__(self, ctx: ExecutorContext, capacity: int) -> None:
+        self.ctx = ctx
+        self.capacity = capacity
+        self.free: list[VU] = []
+        self.built = 0
+        self.running: dict[int, asyncio.Task[None]] = {}
+        self.k = 0
+
+    def launch(self, due: float) -> bool:
+        ctx = self.ctx
+        if self.free:
+            vu = self.free.pop()
+        elif self.built < self.capacity:
+            vu = ctx.make_vu(ctx.worker + self.built * ctx.workers)
+            self.built += 1
+        else:
+            return False
+        vu.intended = due
+        ctx.active[0] += 1
+        self.k += 1
+        self.running[self.k] = asyncio.create_task(self._run(vu, self.k))
+        return True
+
+    async def _run(self, vu: VU, key: int) -> None:
+        try:
+            await _one_iteration(self.ctx, vu)
+        finally:
+            self.free.append(vu)
+            self.ctx.active[0] -= 1
+            self.running.pop(key, None)
+
+    async def finish(self) -> None:
+        await _drain(self.ctx, self.running)
+
+    def abandon(self) -> None:
+        for task in list(self.running.values()):
+            task.cancel()
+
+
 async def _open(ctx: ExecutorContext, schedule: ArrivalSchedule, max_vus: int) -> None:
     """Arrivals on the schedule; VUs are built on demand, up to this worker's share of
-    ``max_vus``, so a large ``max_vus`` costs nothing until the load needs it."""
+    ``max_vus``, so a large ``max_vus`` costs nothing until the load needs it. A flow of
+    ready-made requests runs its arrivals on lanes (see ``_lane``), others as tasks."""
     capacity = share(max_vus, ctx.workers, ctx.worker)
-    free: list[VU] = []
-    built = 0
-    running: dict[int, asyncio.Task[None]] = {}
+    arrivals: _TaskArrivals | OpenLanes = (
+        _TaskArrivals(ctx, capacity) if ctx.lanes is None else OpenLanes(ctx, ctx.lanes, capacity)
+    )
     name, method, path = ctx.drop_name
     clock = time.perf_counter
     behind = 0
-
-    async def run(vu: VU, key: int) -> None:
-        try:
-            await _one_iteration(ctx, vu)
-        finally:
-            free.append(vu)
-            ctx.active[0] -= 1
-            running.pop(key, None)
-
-    for k, offset in schedule.times(ctx.worker, ctx.workers):
-        due = ctx.t0 + offset
-        delay = due - clock()
-        # In slices: a stop must be seen between sparse arrivals (a rate of 1/min).
-        while delay > _SPIN and not ctx.stopping():
-            await asyncio.sleep(min(delay - _SPIN, _POLL))
+    try:
+        for _k, offset in schedule.times(ctx.worker, ctx.workers):
+            due = ctx.t0 + offset
             delay = due - clock()
-        if ctx.stopping():
-            break
-        ctx.pace[1] += 1
-        if delay > 0:
-            behind = 0
-            while clock() < due:  # noqa: ASYNC110 - see _SPIN: no timer is this precise
-                await asyncio.sleep(0)
-        else:
-            if delay < -LATE:
-                ctx.pace[0] += 1
-            behind += 1
-            if behind >= VU_BATCH:
-                # Behind schedule nothing above awaits: yield now and then so the stop flag,
-                # the ticker and the started iterations get the loop.
+            # In slices: a stop must be seen between sparse arrivals (a rate of 1/min).
+            while delay > _SPIN and not ctx.stopping():
+                await asyncio.sleep(min(delay - _SPIN, _POLL))
+                delay = due - clock()
+            if ctx.stopping():
+                break
+            ctx.pace[1] += 1
+            if delay > 0:
                 behind = 0
-                await asyncio.sleep(0)
-        if ctx.stopping():
-            break
-        if free:
-            vu = free.pop()
-        elif built < capacity:
-            vu = ctx.make_vu(ctx.worker + built * ctx.workers)
-            built += 1
-        else:
-            ctx.recorder.drop(name, method, path)
-            continue
-        vu.intended = due
-        ctx.active[0] += 1
-        running[k] = asyncio.create_task(run(vu, k))
-    await _drain(ctx, running)
+                while clock() < due:  # noqa: ASYNC110 - see _SPIN: no timer is this precise
+                    await asyncio.sleep(0)
+            else:
+                if delay < -LATE:
+                    ctx.pace[0] += 1
+                behind += 1
+                if behind >= VU_BATCH:
+                    # Behind schedule nothing above awaits: yield now and then so the stop
+                    # flag, the ticker and the started iterations get the loop.
+                    behind = 0
+                    await asyncio.sleep(0)
+            if ctx.stopping():
+                break
+            if not arrivals.launch(due):
+                ctx.recorder.drop(name, method, path)
+    except BaseException:
+        arrivals.abandon()
+        raise
+    await arrivals.finish()
 
 
 async def _drain(ctx: ExecutorContext, live: dict[int, asyncio.Task[None]]) -> None:

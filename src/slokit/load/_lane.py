@@ -2,14 +2,16 @@
 
 A YAML flow whose steps are all ready-made requests (no placeholders, no data row, no pick,
 no stream, one origin, no redirects to follow) needs no coroutine per request. Each virtual
-user is a :class:`Lane`, a small state machine that owns one keep-alive connection:
+user is a :class:`Lane`, a small state machine that borrows a keep-alive connection from the
+worker's idle ones for each request (last in, first out, as the task path's pool does):
 
 - the response's last byte arrives in ``on_message_complete``; the lane records it there and
   writes the next step's request bytes in the same callback;
 - no future, no task wake-up and no coroutine frame sits between the socket and the next
   request, which is where the task-per-request path spent most of its time;
-- think time is one ``call_later`` per pause; an idle lane is a slotted object, a timer
-  handle and its connection, a few hundred bytes where a task with its frames costs kilobytes.
+- think time is one ``call_later`` per pause; a thinking lane is a slotted object and a timer
+  handle, a few hundred bytes where a task with its frames costs kilobytes, and it holds no
+  connection, so 50,000 users need only as many connections as are in flight.
 
 Everything the task path guarantees holds: chunked and EOF-delimited bodies (the same
 httptools parser), a connection the server closes (a fresh one next time), a reused
@@ -39,7 +41,7 @@ if TYPE_CHECKING:
     from slokit.load._http import HttpClient
     from slokit.load._pool import HostPool
 
-__all__ = ["LanePlan", "lane_plan", "run_lanes"]
+__all__ = ["LanePlan", "OpenLanes", "lane_plan", "run_lanes"]
 
 _TIMER_SLACK = 0.001
 _BATCH = 500
@@ -215,6 +217,7 @@ class Lane:
         "_timer_at",
         "conn",
         "index",
+        "intended",
         "iteration",
         "j",
         "runner",
@@ -231,6 +234,9 @@ class Lane:
         self.index = 0
         self.iteration = 0
         self.started = 0.0
+        self.intended = 0.0
+        """Open model: the intended start of this iteration (perf_counter); 0 when none. The
+        first request's latency counts from it, so no delay of ours or the server's hides."""
         self.running = True
         self._step: CompiledStep | None = None
         """The step whose request is in flight (None between requests)."""
@@ -260,6 +266,12 @@ class Lane:
         self.index = 0
         self.send()
 
+    def arrive(self, due: float) -> None:
+        """Open model: an arrival due at ``due`` starts an iteration on this (free) lane."""
+        self.intended = due
+        self.index = 0
+        self.send()
+
     def send(self) -> None:
         if not self.running:
             return
@@ -267,7 +279,22 @@ class Lane:
         self._step = step
         self._retried = False
         conn = self.conn
-        if conn is None or not conn.reusable:
+        if conn is None:
+            # The worker's idle connections, last in first out, as the task path's pool: a
+            # VU thinking holds none, so 50,000 of them need only as many as are in flight.
+            idle = self.runner.idle
+            while idle:
+                found = idle.pop()
+                if found.reusable:
+                    conn = found
+                    break
+                found.abort()
+            if conn is None:
+                self._reconnect()
+                return
+            conn.lane = self
+            self.conn = conn
+        elif not conn.reusable:
             self._reconnect()
             return
         self._write(conn, step)
@@ -309,11 +336,17 @@ class Lane:
                     failed += (check.label,)
         prepared = step.prepared
         assert prepared is not None
+        start = self.started
+        intended = self.intended
+        if intended:
+            self.intended = 0.0
+            runner.recorder.sent_late(intended, start)
+            start = intended
         runner.recorder.response(
             step.name,
             step.method,
             step.path,
-            finished - self.started,
+            finished - start,
             status,
             step.ok_status,
             len(prepared.raw),
@@ -322,7 +355,11 @@ class Lane:
             len(checks) - len(failed),
             failed,
         )
-        if not keep:
+        if keep and conn.reusable:
+            conn.lane = None
+            self.conn = None
+            runner.idle.append(conn)
+        else:
             self._drop()
         self.index += 1
         if self.index < len(runner.steps):
@@ -337,6 +374,11 @@ class Lane:
         runner = self.runner
         self.iteration += 1
         runner.recorder.iterations += 1
+        if runner.free is not None:
+            # Open model: the lane waits for the next arrival, its connection kept alive.
+            self.intended = 0.0
+            runner.release(self)
+            return
         if runner.iterations is not None and self.iteration >= runner.iterations:
             self.leave(False)
             return
@@ -354,6 +396,7 @@ class Lane:
         if step is None:
             return
         self._step = None
+        self.intended = 0.0
         self._drop()
         self.runner.recorder.error(step.name, step.method, step.path, error.kind)
         if self.running:
@@ -471,6 +514,10 @@ class _Lanes:
         self.live: dict[int, Lane] = {}
         self.returning: list[int] = []
         self.connecting: set[asyncio.Task[None]] = set()
+        self.free: list[Lane] | None = None
+        """Open model: lanes waiting for an arrival (None: the closed model)."""
+        self.idle: list[LaneConnection] = []
+        """Kept-alive connections no request is using."""
 
     def spawn(self, slot: int) -> None:
         ctx = self.ctx
@@ -478,6 +525,16 @@ class _Lanes:
         self.live[slot] = lane
         ctx.active[0] += 1
         lane.begin()
+
+    def close_idle(self) -> None:
+        idle, self.idle = self.idle, []
+        for conn in idle:
+            conn.abort()
+
+    def release(self, lane: Lane) -> None:
+        assert self.free is not None
+        self.free.append(lane)
+        self.ctx.active[0] -= 1
 
     def left(self, lane: Lane, returning: bool) -> None:
         if self.live.get(lane.slot) is lane:
@@ -534,22 +591,75 @@ async def run_lanes(
             if iterations is not None and started >= wanted and not lanes.live:
                 break
             await asyncio.sleep(_POLL)
-        await _drain(ctx, lanes)
+        await _drain(ctx, lambda: bool(lanes.live))
     finally:
         for lane in list(lanes.live.values()):
             lane.cancel()
         for task in list(lanes.connecting):
             task.cancel()
+        lanes.close_idle()
 
 
-async def _drain(ctx: ExecutorContext, lanes: _Lanes) -> None:
-    """Requests in flight get ``grace`` seconds to finish (``STOP_GRACE`` after a stop);
-    no lane starts a new iteration now (each checks the deadline and the stop flag)."""
+class OpenLanes:
+    """The open model's arrivals on lanes: each takes a free lane (one is built while fewer
+    than ``capacity`` exist), so an arrival costs one write and no task."""
+
+    def __init__(self, ctx: ExecutorContext, plan: LanePlan, capacity: int) -> None:
+        self._lanes = _Lanes(ctx, plan, lambda _t: capacity, None)
+        self._free: list[Lane] = []
+        self._lanes.free = self._free
+        self._capacity = capacity
+        self._built = 0
+        self._ctx = ctx
+
+    def launch(self, due: float) -> bool:
+        """Start an iteration due at ``due``; False when every lane is busy (a drop)."""
+        free = self._free
+        if free:
+            lane = free.pop()
+        elif self._built < self._capacity:
+            ctx = self._ctx
+            slot = self._built
+            lane = Lane(self._lanes, ctx.worker + slot * ctx.workers, slot)
+            self._lanes.live[slot] = lane
+            self._built += 1
+        else:
+            return False
+        self._ctx.active[0] += 1
+        lane.arrive(due)
+        return True
+
+    async def finish(self) -> None:
+        """Let iterations in flight finish (within the grace), then close every lane."""
+        lanes = self._lanes
+        try:
+            await _drain(self._ctx, lambda: len(lanes.live) > len(self._free))
+        finally:
+            self.abandon()
+
+    def abandon(self) -> None:
+        """Close every lane now; iterations in flight are not counted."""
+        lanes = self._lanes
+        for lane in self._free:
+            # Idle: not counted as active, so it leaves without touching the count.
+            lanes.live.pop(lane.slot, None)
+            lane.cancel()
+        self._free.clear()
+        for lane in list(lanes.live.values()):
+            lane.cancel()
+        for task in list(lanes.connecting):
+            task.cancel()
+        lanes.close_idle()
+
+
+async def _drain(ctx: ExecutorContext, busy: Callable[[], bool]) -> None:
+    """Iterations still running get ``grace`` seconds to finish (``STOP_GRACE`` after a
+    stop); no lane starts a new one now (each checks the deadline and the stop flag)."""
     from slokit.load._executors import STOP_GRACE  # _executors imports this module
 
     end = max(ctx.deadline + ctx.grace, perf_counter())
     cut = False
-    while any(lane.in_flight for lane in lanes.live.values()):
+    while busy():
         now = perf_counter()
         if not cut and ctx.stop_requested():
             cut, end = True, min(end, now + STOP_GRACE)

@@ -27,10 +27,10 @@ if TYPE_CHECKING:
     from slokit.spec import Gate
 
 __all__ = [
-    "RESULTS_FORMAT",
-    "STALL_MS",
     "GeneratorSecond",
+    "RESULTS_FORMAT",
     "RunResults",
+    "STALL_MS",
     "ScenarioResults",
     "TimelinePoint",
     "Verdict",
