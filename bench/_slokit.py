@@ -39,12 +39,13 @@ def run_slokit(
     workdir: Path,
     label: str,
     env: dict[str, str] | None = None,
+    extra: list[str] | None = None,
 ) -> SlokitRun:
     out = workdir / f"slokit-{label}"
     cmd = [sys.executable, "-m", "slokit", "run", str(BENCH / "specs" / spec)]
     cmd += ["--workers", "1", "--duration", f"{seconds:g}s", "--target", url]
     # Benchmark runs are not history: keep them out of the run store.
-    cmd += ["--out", str(out), "--quiet", "--no-store"]
+    cmd += ["--out", str(out), "--quiet", "--no-store", *(extra or [])]
     log = workdir / f"slokit-{label}.log"
     done = run_to_end(pinned(cmd, core), log, timeout=seconds + 90, env=env)
     results_file = out / "results.json"

@@ -4,7 +4,7 @@ The whole generator (the CLI and its worker processes) is sampled every 0.25 s w
 its peak RSS is the figure. A second run with 1,000 users of the same shape gives the cost
 of one user: (peak RSS at 50,000 - peak RSS at 1,000) / 49,000, an upper bound, for the bigger
 run also holds more connections in flight and fuller per-second histograms. Rate: requests a
-second over the 20 s hold, against what 50,000 users thinking 1 s each can send
+second over the hold, against what 50,000 users thinking 1 s each can send
 (50,000 / (1 s + latency)).
 """
 
@@ -54,10 +54,11 @@ def _tree_rss(root: psutil.Process) -> int:
     return total
 
 
-def _run(url: str, vus: int, workers: int, work: Path) -> VuRun:
+def _run(url: str, vus: int, workers: int, work: Path, seconds: float) -> VuRun:
     out = work / f"vus-{vus}"
     cmd = [sys.executable, "-m", "slokit", "run", str(BENCH / "specs" / "vus.yaml")]
     cmd += ["--workers", str(workers), "--target", url, "-e", f"VUS={vus}"]
+    cmd += ["-e", f"RAMP={seconds:g}s", "-e", f"HOLD={2 * seconds:g}s"]
     cmd += ["--out", str(out), "--quiet", "--no-store"]
     peak = [0]
     with (work / f"vus-{vus}.log").open("wb") as log:
@@ -100,14 +101,19 @@ def _run(url: str, vus: int, workers: int, work: Path) -> VuRun:
     )
 
 
-def vus_leg(cores: Cores, workdir: Path) -> list[VuRun]:
+def vus_leg(cores: Cores, workdir: Path, big: int = BIG, seconds: float = 10.0) -> list[VuRun]:
+    """``big`` users (and ``SMALL`` for the per-user cost): they arrive over ``seconds`` (the
+    warm-up), then hold for twice that."""
     work = workdir / "vus"
     work.mkdir()
     workers = os.cpu_count() or 1
     runs = []
     with running_nginx(work, cores) as url:
-        for vus in (SMALL, BIG):
-            print(f"  {vus:,} VUs, think {THINK:g} s, -w {workers} (30 s) ...", flush=True)
-            runs.append(_run(url, vus, workers, work))
+        for vus in (SMALL, big):
+            print(
+                f"  {vus:,} VUs, think {THINK:g} s, -w {workers} ({3 * seconds:g} s) ...",
+                flush=True,
+            )
+            runs.append(_run(url, vus, workers, work, seconds))
             time.sleep(1)
     return runs

@@ -160,3 +160,44 @@ def test_a_saturated_generator_is_said_on_the_result_line() -> None:
     # No per-second watch (a run from before it existed): no line and no chart, no error.
     assert generator_line(calm) is not None  # the run-level CPU share is still known
     assert "Load generator</" not in render_html(run)
+
+
+def test_arrivals_a_blocked_generator_never_sent_are_dropped_not_hidden(
+    tmp_path: Path, shared_app: UvicornApp
+) -> None:
+    (tmp_path / "journeys.py").write_text(
+        textwrap.dedent(
+            """
+            import time
+
+            async def heavy(s):
+                await s.get("/ok")
+                time.sleep(0.05)  # the generator's own CPU: 20 iterations a second at most
+            """
+        ),
+        encoding="utf-8",
+    )
+    stdout, results, _ = _run(
+        tmp_path,
+        f"""
+        service: watch
+        target: {shared_app.url}
+        scenarios:
+          behind:
+            executor: constant-arrival-rate
+            rate: 100/s
+            duration: 2s
+            max_vus: 500
+            script: journeys.py:heavy
+        """,
+    )
+    sc = results["scenarios"]["behind"]
+    sent = sc["requests"]["GET /ok"]["count"]
+    dropped = sc["total"]["dropped"]
+    # Every arrival of the 2 s at 100/s is sent (late, its lag in its latency) or dropped
+    # (still overdue at the end): the shortfall is never a silently lower rate.
+    assert sent + dropped == 200
+    assert sc["generator"]["late"] > 0.5
+    assert sc["generator"]["schedule_lag_ms"]["p99"] > 100
+    assert sc["generator"]["saturated"] is True
+    assert "measured on a saturated load generator: behind" in stdout

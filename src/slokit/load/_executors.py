@@ -69,6 +69,8 @@ class ExecutorContext:
     """One-element box: VUs busy right now (read by the ticker for the timeline)."""
     lanes: LanePlan | None = None
     """A flow the callback runner can drive (see ``_lane``); None: tasks run the VUs."""
+    measure_from: float = 0.0
+    """perf_counter() value where the warm-up ends: the pace counts arrivals from here."""
     pace: list[int] = field(default_factory=lambda: [0, 0])
     """Open model: [arrivals launched over ``LATE`` behind their time, arrivals launched]. A
     worker that cannot keep up launches late; its CPU says nothing here (it spins, see _SPIN)."""
@@ -268,23 +270,34 @@ async def _open(ctx: ExecutorContext, schedule: ArrivalSchedule, max_vus: int) -
     name, method, path = ctx.drop_name
     clock = time.perf_counter
     behind = 0
+    times = schedule.times(ctx.worker, ctx.workers)
+    unsent: float | None = None  # the arrival the loop stopped at, if it was still due
+    deadline = ctx.deadline
+    stop = ctx.stop_requested
     try:
-        for _k, offset in schedule.times(ctx.worker, ctx.workers):
+        for _k, offset in times:
             due = ctx.t0 + offset
+            if due >= deadline:
+                break
+            unsent = due
             delay = due - clock()
             # In slices: a stop must be seen between sparse arrivals (a rate of 1/min).
-            while delay > _SPIN and not ctx.stopping():
+            while delay > _SPIN and not stop():
                 await asyncio.sleep(min(delay - _SPIN, _POLL))
                 delay = due - clock()
-            if ctx.stopping():
+            # An arrival due before the end is sent even if the end came a hair before it
+            # left; one overdue by more than LATE at the end is not sent but counted below.
+            if stop() or clock() >= deadline + LATE:
                 break
-            ctx.pace[1] += 1
+            measured = due >= ctx.measure_from
+            if measured:
+                ctx.pace[1] += 1
             if delay > 0:
                 behind = 0
                 while clock() < due:  # noqa: ASYNC110 - see _SPIN: no timer is this precise
                     await asyncio.sleep(0)
             else:
-                if delay < -LATE:
+                if delay < -LATE and measured:
                     ctx.pace[0] += 1
                 behind += 1
                 if behind >= VU_BATCH:
@@ -292,13 +305,24 @@ async def _open(ctx: ExecutorContext, schedule: ArrivalSchedule, max_vus: int) -
                     # flag, the ticker and the started iterations get the loop.
                     behind = 0
                     await asyncio.sleep(0)
-            if ctx.stopping():
+            if stop() or clock() >= deadline + LATE:
                 break
+            unsent = None
             if not arrivals.launch(due):
                 ctx.recorder.drop(name, method, path)
+        else:
+            unsent = None
     except BaseException:
         arrivals.abandon()
         raise
+    if not ctx.stop_requested():
+        # A worker behind its schedule reaches the end with arrivals overdue: they were due
+        # within the run and never sent, so they are dropped, not a silently lower rate.
+        overdue = sum(1 for _k, offset in times if ctx.t0 + offset < ctx.deadline)
+        if unsent is not None and unsent < ctx.deadline:
+            overdue += 1
+        if overdue:
+            ctx.recorder.drop(name, method, path, overdue)
     await arrivals.finish()
 
 

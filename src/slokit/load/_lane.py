@@ -26,13 +26,14 @@ from __future__ import annotations
 import asyncio
 import heapq
 import os
+from collections import deque
 from collections.abc import Callable, Sequence
 from time import perf_counter
 from typing import TYPE_CHECKING, cast
 
 from httptools import HttpParserError, HttpParserUpgrade, HttpResponseParser
 
-from slokit.errors import ConnectError, ProtocolError, RequestTimeout, TransportError
+from slokit.errors import ProtocolError, RequestTimeout, TransportError
 from slokit.load._protocol import Response, parse_head
 
 if TYPE_CHECKING:
@@ -47,6 +48,8 @@ _TIMER_SLACK = 0.001
 _BATCH = 500
 """Lanes started per turn of the event loop (as the task path's VU_BATCH)."""
 _POLL = 0.05
+MAX_CONNECTING = 64
+"""Connections a worker's lanes open at the same time, at most (see ``_Lanes.acquire``)."""
 
 
 class LanePlan:
@@ -279,23 +282,9 @@ class Lane:
         self._step = step
         self._retried = False
         conn = self.conn
-        if conn is None:
-            # The worker's idle connections, last in first out, as the task path's pool: a
-            # VU thinking holds none, so 50,000 of them need only as many as are in flight.
-            idle = self.runner.idle
-            while idle:
-                found = idle.pop()
-                if found.reusable:
-                    conn = found
-                    break
-                found.abort()
-            if conn is None:
-                self._reconnect()
-                return
-            conn.lane = self
-            self.conn = conn
-        elif not conn.reusable:
-            self._reconnect()
+        if conn is None or not conn.reusable:
+            self._drop()
+            self.runner.acquire(self)
             return
         self._write(conn, step)
 
@@ -358,7 +347,7 @@ class Lane:
         if keep and conn.reusable:
             conn.lane = None
             self.conn = None
-            runner.idle.append(conn)
+            runner.give_back(conn)
         else:
             self._drop()
         self.index += 1
@@ -377,7 +366,7 @@ class Lane:
         if runner.free is not None:
             # Open model: the lane waits for the next arrival, its connection kept alive.
             self.intended = 0.0
-            runner.release(self)
+            runner.release_lane(self)
             return
         if runner.iterations is not None and self.iteration >= runner.iterations:
             self.leave(False)
@@ -461,15 +450,19 @@ class Lane:
 
     def _reconnect(self) -> None:
         self._drop()
-        self.runner.connect(self)
+        self.runner.acquire(self)
+
+    @property
+    def wants_connection(self) -> bool:
+        return self.running and self._step is not None and self.conn is None
 
     def connected(self, conn: LaneConnection) -> None:
-        if not self.running or self._step is None:
-            conn.abort()
-            return
+        """A connection for the request waiting to be written (idle, handed on, or new)."""
+        step = self._step
+        assert step is not None
         conn.lane = self
         self.conn = conn
-        self._write(conn, self._step)
+        self._write(conn, step)
 
     # -- leaving -------------------------------------------------------------------------
 
@@ -518,6 +511,9 @@ class _Lanes:
         """Open model: lanes waiting for an arrival (None: the closed model)."""
         self.idle: list[LaneConnection] = []
         """Kept-alive connections no request is using."""
+        self.waiting: deque[Lane] = deque()
+        """Lanes waiting for a connection (see ``acquire``)."""
+        self.opening = 0
 
     def spawn(self, slot: int) -> None:
         ctx = self.ctx
@@ -530,8 +526,9 @@ class _Lanes:
         idle, self.idle = self.idle, []
         for conn in idle:
             conn.abort()
+        self.waiting.clear()
 
-    def release(self, lane: Lane) -> None:
+    def release_lane(self, lane: Lane) -> None:
         assert self.free is not None
         self.free.append(lane)
         self.ctx.active[0] -= 1
@@ -543,7 +540,40 @@ class _Lanes:
         if returning:
             heapq.heappush(self.returning, lane.slot)
 
-    def connect(self, lane: Lane) -> None:
+    # -- connections ---------------------------------------------------------------------
+    #
+    # Idle connections are shared, last in first out. When none is idle a lane opens one,
+    # but at most MAX_CONNECTING at a time: a burst of users waking in the same millisecond
+    # (a loop that fell behind fires every due timer at once) would otherwise open thousands
+    # of connections together, overflow the server's accept queue, and turn a short burst
+    # into connect timeouts. A lane past that bound waits for the next connection to come
+    # free or to open, whichever is first; its latency starts at the write, as on the task
+    # path's pool.
+
+    def acquire(self, lane: Lane) -> None:
+        idle = self.idle
+        while idle:
+            conn = idle.pop()
+            if conn.reusable:
+                lane.connected(conn)
+                return
+            conn.abort()
+        if self.opening < MAX_CONNECTING:
+            self._open(lane)
+        else:
+            self.waiting.append(lane)
+
+    def give_back(self, conn: LaneConnection) -> None:
+        waiting = self.waiting
+        while waiting:
+            lane = waiting.popleft()
+            if lane.wants_connection:
+                lane.connected(conn)
+                return
+        self.idle.append(conn)
+
+    def _open(self, lane: Lane) -> None:
+        self.opening += 1
         task = self.loop.create_task(self._connect(lane))
         self.connecting.add(task)
         task.add_done_callback(self.connecting.discard)
@@ -551,17 +581,29 @@ class _Lanes:
     async def _connect(self, lane: Lane) -> None:
         pool = self.pool
         try:
-            conn = await pool.connect(
-                self.loop, perf_counter() + self.timeout, self.timeout, LaneConnection
-            )
+            try:
+                conn = await pool.connect(
+                    self.loop, perf_counter() + self.timeout, self.timeout, LaneConnection
+                )
+            finally:
+                self.opening -= 1
         except TransportError as exc:
             lane.failed(exc)
-            return
-        except OSError as exc:  # pragma: no cover - pool.connect words every OSError
-            lane.failed(ConnectError(f"cannot connect to {pool.origin.label}: {exc}"))
+            self._next_waiter()
             return
         pool.opened += 1
-        lane.connected(conn)
+        if lane.wants_connection:
+            lane.connected(conn)
+        else:
+            self.give_back(conn)
+        self._next_waiter()
+
+    def _next_waiter(self) -> None:
+        waiting = self.waiting
+        while waiting and self.opening < MAX_CONNECTING:
+            lane = waiting.popleft()
+            if lane.wants_connection:
+                self._open(lane)
 
 
 async def run_lanes(

@@ -118,10 +118,11 @@ class Recorder:
         stats.bytes_sent += sent
         stats.failures[kind] = stats.failures.get(kind, 0) + 1
 
-    def drop(self, name: str, method: str, path: str) -> None:
-        """An open-model arrival found no free VU: counted, never hidden."""
-        self.dropped += 1
-        self.stats(name, method, path).dropped += 1
+    def drop(self, name: str, method: str, path: str, n: int = 1) -> None:
+        """Open-model arrivals that were never sent (no free VU, or still overdue when the
+        run ended): counted, never hidden."""
+        self.dropped += n
+        self.stats(name, method, path).dropped += n
 
     def exception(self, where: str, text: str) -> None:
         """A Python journey raised: counted as an iteration failure, first message kept."""

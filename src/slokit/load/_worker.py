@@ -30,6 +30,7 @@ from slokit.load._data import DataFeed, read_rows
 from slokit.load._debug import DebugClient, insecure_context
 from slokit.load._executors import ExecutorContext, run_executor
 from slokit.load._flow import compile_flow, run_flow
+from slokit.load._gc import PacedGC
 from slokit.load._http import HttpClient
 from slokit.load._lane import lane_plan
 from slokit.load._naming import NameFolder
@@ -206,14 +207,17 @@ async def _main(args: WorkerArgs, queue: Outbox, go: Flag, start_wall: Any, stop
         stop_requested=lambda: stopped[0],
         active=active,
         lanes=lanes,
+        measure_from=t0 + args.warmup_seconds,
     )
     selfwatch = SelfWatch()
-    ticker = asyncio.create_task(_tick(args, queue, recorder, active, t0, selfwatch))
+    paced = PacedGC()
+    ticker = asyncio.create_task(_tick(args, queue, recorder, active, t0, selfwatch, paced))
     watcher = asyncio.create_task(_watch(stop, stopped, os.getppid(), queue, args.worker))
     probe = asyncio.create_task(selfwatch.run())
     cpu0, wall0 = time.process_time(), time.perf_counter()
     try:
-        await run_executor(ctx)
+        with paced:
+            await run_executor(ctx)
     finally:
         for task in (ticker, watcher, probe):
             task.cancel()
@@ -285,9 +289,11 @@ async def _tick(
     active: list[int],
     t0: float,
     selfwatch: SelfWatch,
+    paced: PacedGC,
 ) -> None:
     second = 0
     while True:
         await asyncio.sleep(max(0.0, t0 + second + 1 - time.perf_counter()))
         _ship(args, queue, recorder, active, second, selfwatch)
+        paced.tick()
         second += 1

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from slokit.results import ScenarioResults, format_ms, format_percent, format_resource
+from slokit.results import (
+    LAGGED_SHARE,
+    STALL_MS,
+    ScenarioResults,
+    format_ms,
+    format_percent,
+    format_resource,
+)
 
 __all__ = [
     "DriftRow",
@@ -60,8 +67,13 @@ def generator_note(sc: ScenarioResults) -> str | None:
     """A warning when the load generator, not the target, set the figures: it was saturated
     (CPU, or an open model's arrivals late), or its event loop stalled in a measured second."""
     parts = []
+    lagged, watched = sc.lagged_seconds
     if sc.generator_saturated:
-        if sc.generator_late is not None:
+        if lagged > LAGGED_SHARE * watched:
+            why = (
+                f"its event loop ran {format_ms(STALL_MS)} or more late in {lagged} of {watched} s"
+            )
+        elif sc.generator_late is not None:
             why = f"{sc.generator_late:.0%} of its arrivals started over 10 ms late"
         else:
             why = f"its busiest worker was {sc.generator_busy or 0:.0%} busy"

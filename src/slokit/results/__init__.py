@@ -23,6 +23,7 @@ from slokit.results._health import Health, health_of
 from slokit.results._histogram import Histogram
 from slokit.results._model import (
     BUSY_SHARE,
+    LAGGED_SHARE,
     LATE_SHARE,
     RESULTS_FORMAT,
     STALL_MS,
@@ -51,6 +52,7 @@ __all__ = [
     "GeneratorSecond",
     "Health",
     "Histogram",
+    "LAGGED_SHARE",
     "LATE_SHARE",
     "RESULTS_FORMAT",
     "Recovery",

@@ -139,6 +139,9 @@ def _held_back(data: Mapping[str, Any]) -> int | None:
     return int(found.group(1)) if found and not data.get("gated", True) else None
 
 
+LAGGED_SHARE = 0.1
+"""A generator whose loop ran ``STALL_MS`` late in more than this share of the measured
+seconds was saturated, whatever its CPU said (a machine too busy to run it on time)."""
 STALL_MS = 50.0
 """An event-loop delay this long in a measured second is reported: every latency measured
 across it carries up to that much of the generator's own time."""
@@ -390,10 +393,21 @@ class ScenarioResults:
 
     @property
     def generator_saturated(self) -> bool:
-        """The load generator, not (only) the target, set the pace of this scenario."""
+        """The load generator, not (only) the target, set the pace of this scenario: its
+        CPU was full, an open model's arrivals left late, or its event loop ran late in
+        more than ``LAGGED_SHARE`` of the seconds (the machine could not run it on time)."""
+        if self.lagged_seconds[0] > LAGGED_SHARE * self.lagged_seconds[1]:
+            return True
         if self.generator_late is not None:
             return self.generator_late >= LATE_SHARE
         return self.generator_busy is not None and self.generator_busy >= BUSY_SHARE
+
+    @property
+    def lagged_seconds(self) -> tuple[int, int]:
+        """(measured seconds whose event-loop lag reached ``STALL_MS``, seconds watched)."""
+        watched = [p for p in self.timeline if not p.warmup and p.loop_lag_ms is not None]
+        lagged = sum(1 for p in watched if p.loop_lag_ms is not None and p.loop_lag_ms >= STALL_MS)
+        return lagged, len(watched)
 
     @property
     def loop_stall(self) -> tuple[float, int] | None:
