@@ -68,15 +68,22 @@ def _run(url: str, rate: int, runner: str, cores: Cores, work: Path, seconds: fl
     )
 
 
-def schedule_leg(cores: Cores, workdir: Path) -> list[RateRun]:
+def schedule_leg(
+    cores: Cores, workdir: Path, seconds: float = SECONDS, rounds: int = ROUNDS
+) -> list[list[RateRun]]:
+    """Rounds of each (rate, runner), alternated: the controller shares the generator's core
+    and now and then takes a few milliseconds of it, so one round's p99 alone is noise."""
     work = workdir / "schedule"
     work.mkdir()
-    runs = []
+    plan = [(RATE, rounds), (OVERLOAD, 1)]
+    runs: dict[tuple[int, str], list[RateRun]] = {}
     with running_nginx(work, cores) as url:
-        for rate in (RATE, OVERLOAD):
-            for runner in ("callbacks", "tasks"):
-                print(
-                    f"  {rate:,}/s on one worker, {runner} runner ({SECONDS:g} s) ...", flush=True
-                )
-                runs.append(_run(url, rate, runner, cores, work))
-    return runs
+        for rate, count in plan:
+            for round_ in range(count):
+                for runner in ("callbacks", "tasks"):
+                    print(f"  {rate:,}/s, {runner} runner, round {round_ + 1}", flush=True)
+                    where = work / f"round-{round_}"
+                    where.mkdir(exist_ok=True)
+                    found = _run(url, rate, runner, cores, where, seconds)
+                    runs.setdefault((rate, runner), []).append(found)
+    return list(runs.values())

@@ -43,12 +43,21 @@ def _nginx_conf(prefix: Path, port: int, core: int | None) -> str:
     affinity = "" if core is None else "worker_cpu_affinity " + "1" + "0" * core + ";"
     template = Template((BENCH / "nginx.conf").read_text())
     return template.substitute(
+        nofile=_nofile(),
         affinity=affinity,
         prefix=prefix,
         host=LOOPBACK,
         port=port,
         temp_paths="\n".join(temp_paths),
     )
+
+
+def _nofile() -> int:
+    """Descriptors nginx may ask for: as many as the hard limit lets it, up to 65,536."""
+    import resource
+
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    return 65536 if hard == resource.RLIM_INFINITY else min(65536, hard)
 
 
 @contextlib.contextmanager

@@ -369,7 +369,7 @@ def report_vus(runs: list[VuRun], big_vus: int = BIG) -> list[Bar]:
             ">= 0.99, or the run says its generator was saturated",
         ),
         Bar(
-            f"{BIG:,} VUs: peak RSS of the generator (GiB)",
+            f"{big_vus:,} VUs: peak RSS of the generator (GiB)",
             rss_gib,
             rss_gib is not None and rss_gib < 2.0,
             "< 2 GiB",
