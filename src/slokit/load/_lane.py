@@ -344,14 +344,17 @@ class Lane:
             len(checks) - len(failed),
             failed,
         )
-        if keep and conn.reusable:
+        self.index += 1
+        last = self.index >= len(runner.steps)
+        if not keep or not conn.reusable:
+            self._drop()
+        elif (runner.think if last else step.think) > 0 or runner.waiting:
+            # About to pause, or someone waits for a connection: hand it on. A lane that
+            # sends again at once keeps it, and skips the idle list both ways.
             conn.lane = None
             self.conn = None
             runner.give_back(conn)
-        else:
-            self._drop()
-        self.index += 1
-        if self.index < len(runner.steps):
+        if not last:
             if step.think > 0:
                 runner.loop.call_later(step.think, self.send)
             else:
@@ -473,12 +476,21 @@ class Lane:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._drop()
+        conn = self.conn
+        if conn is not None and conn.reusable and not conn.pending and self._step is None:
+            # A lane that leaves between requests (the ramp went below it) leaves its
+            # kept-alive connection to the others.
+            self.conn = None
+            conn.lane = None
+            self.runner.give_back(conn)
+        else:
+            self._drop()
         self.runner.left(self, returning)
 
     def cancel(self) -> None:
         """Stop now: a request in flight is abandoned, not counted (as a cancelled task)."""
         self._step = None
+        self._drop()  # closed, not handed on: the run is ending
         self.leave(False)
 
 
