@@ -171,8 +171,9 @@ def test_a_connection_cut_mid_stream_is_dropped_and_reconnected(run: dict[str, A
 
 def test_handshake_measures_the_servers_delay(run: dict[str, Any]) -> None:
     latency = _sc(run, "slow")["requests"]["SSE /sse"]["latency_ms"]
-    # 200 ms of injected delay before the head, plus loopback: never below, barely above.
-    assert latency["min"] >= 199.8
+    # 200 ms of injected delay before the head, plus loopback: never below (but for the
+    # server's timer, which uvloop may fire up to a millisecond early), barely above.
+    assert latency["min"] >= 199.0
     assert latency["max"] < 200 * 1.25
 
 

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, cast
 from httptools import HttpParserError, HttpParserUpgrade, HttpResponseParser
 
 from slokit.errors import ProtocolError, RequestTimeout, TransportError
-from slokit.load._protocol import Response, parse_head
+from slokit.load._protocol import Response, eof_delimited, lost_error
 
 if TYPE_CHECKING:
     from slokit.load._executors import ExecutorContext
@@ -162,7 +162,7 @@ class LaneConnection(asyncio.Protocol):
             return
         self.pending = False
         if exc is None:
-            status = _eof_delimited(self._raw)
+            status = eof_delimited(self._raw)
             if status:
                 lane.done(self, status, perf_counter(), False)
                 return
@@ -193,20 +193,6 @@ class LaneConnection(asyncio.Protocol):
         lane = self.lane
         if lane is not None:
             lane.done(self, status, finished, keep)
-
-
-def _eof_delimited(raw: list[bytes]) -> int:
-    """Status of a response whose body ends at connection close; 0 if it is not one."""
-    parsed = parse_head(b"".join(raw))
-    if parsed is None:
-        return 0
-    status, headers = parsed
-    if status in (204, 304) or status < 200:
-        return 0
-    for name, _ in headers:
-        if name.lower() in (b"content-length", b"transfer-encoding"):
-            return 0
-    return status
 
 
 class Lane:
@@ -417,14 +403,7 @@ class Lane:
                 )
             )
             return
-        where = "mid-response" if conn.received else "before responding"
-        if isinstance(exc, ConnectionResetError):
-            error = ProtocolError(f"connection to {label} reset by the peer {where}")
-        elif exc is None:
-            error = ProtocolError(f"{label} closed the connection {where}")
-        else:
-            error = ProtocolError(f"connection to {label} lost {where}: {exc}")
-        self.failed(error)
+        self.failed(lost_error(label, conn.received, exc))
 
     def _on_timer(self) -> None:
         # Armed once and moved forward only when it fires, as in _protocol.Connection.

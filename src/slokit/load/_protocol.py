@@ -24,7 +24,14 @@ from httptools import HttpParserError, HttpParserUpgrade, HttpResponseParser
 
 from slokit.errors import ProtocolError, RequestTimeout
 
-__all__ = ["Connection", "Response", "StaleConnection", "parse_head"]
+__all__ = [
+    "Connection",
+    "Response",
+    "StaleConnection",
+    "eof_delimited",
+    "lost_error",
+    "parse_head",
+]
 
 Headers = list[tuple[bytes, bytes]]
 _TIMER_SLACK = 0.001
@@ -389,24 +396,35 @@ class Connection(asyncio.Protocol):
     # -- rare paths ----------------------------------------------------------------------
 
     def _eof_delimited(self) -> int:
-        """Status of a response whose body ends at connection close; 0 if it is not one."""
-        parsed = parse_head(b"".join(self._raw))
-        if parsed is None:
-            return 0
-        status, headers = parsed
-        if status in (204, 304) or status < 200:
-            return 0
-        for name, _ in headers:
-            if name.lower() in (b"content-length", b"transfer-encoding"):
-                return 0
-        return status
+        return eof_delimited(self._raw)
 
     def _lost_error(self, exc: Exception | None) -> ProtocolError:
         if self._received == 0 and self.used > 1:
             return StaleConnection(f"{self.label} closed the keep-alive connection")
-        where = "mid-response" if self._received else "before responding"
-        if isinstance(exc, ConnectionResetError):
-            return ProtocolError(f"connection to {self.label} reset by the peer {where}")
-        if exc is None:
-            return ProtocolError(f"{self.label} closed the connection {where}")
-        return ProtocolError(f"connection to {self.label} lost {where}: {exc}")
+        return lost_error(self.label, self._received, exc)
+
+
+def eof_delimited(raw: list[bytes]) -> int:
+    """Status of a response whose body ends at connection close; 0 if it is not one.
+
+    ``raw`` is what arrived on the connection for the request (head first)."""
+    parsed = parse_head(b"".join(raw))
+    if parsed is None:
+        return 0
+    status, headers = parsed
+    if status in (204, 304) or status < 200:
+        return 0
+    for name, _ in headers:
+        if name.lower() in (b"content-length", b"transfer-encoding"):
+            return 0
+    return status
+
+
+def lost_error(label: str, received: int, exc: Exception | None) -> ProtocolError:
+    """The error for a connection lost with a request in flight, after ``received`` bytes."""
+    where = "mid-response" if received else "before responding"
+    if isinstance(exc, ConnectionResetError):
+        return ProtocolError(f"connection to {label} reset by the peer {where}")
+    if exc is None:
+        return ProtocolError(f"{label} closed the connection {where}")
+    return ProtocolError(f"connection to {label} lost {where}: {exc}")
