@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 import heapq
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sized
 from dataclasses import dataclass, field
 
 from slokit.load._data import DataExhausted, DataFeed
-from slokit.load._lane import LanePlan, OpenLanes, run_lanes
+from slokit.load._lane import LanePlan, LaneSet, OpenLanes
 from slokit.load._recorder import Recorder
 from slokit.load._schedule import ArrivalSchedule, RateSegment, VUSegment, share, vus_at
 from slokit.load._vu import VU, IterationAborted
@@ -137,7 +137,12 @@ async def _on_lanes(
     ctx: ExecutorContext, target_at: Callable[[float], int], iterations: int | None
 ) -> None:
     assert ctx.lanes is not None
-    await run_lanes(ctx, ctx.lanes, target_at, iterations)
+    lanes = LaneSet(ctx, ctx.lanes, target_at, iterations)
+    try:
+        await _keep_vus(ctx, target_at, iterations, lanes.spawn, lanes.returning, lanes.live)
+        await _drain(ctx, lambda: bool(lanes.live))
+    finally:
+        lanes.abandon()
 
 
 async def _closed(
@@ -154,7 +159,6 @@ async def _closed(
     clock = time.perf_counter
     live: dict[int, asyncio.Task[None]] = {}  # local slot -> its running task
     returning: list[int] = []  # heap of slots whose VU left because the ramp went below it
-    started = 0  # local slots 0..started-1 have been started at least once
 
     async def vu_loop(j: int, slot: int) -> None:
         vu = ctx.make_vu(j)
@@ -198,6 +202,26 @@ async def _closed(
     def spawn(slot: int) -> None:
         live[slot] = asyncio.create_task(vu_loop(worker + slot * workers, slot))
 
+    await _keep_vus(ctx, target_at, iterations, spawn, returning, live)
+    await _drain(ctx, lambda: bool(live))
+    await _cancel(live)
+
+
+async def _keep_vus(
+    ctx: ExecutorContext,
+    target_at: Callable[[float], int],
+    iterations: int | None,
+    spawn: Callable[[int], None],
+    returning: list[int],
+    live: Sized,
+) -> None:
+    """Start this worker's VUs as the target rises (``spawn(slot)``; a slot whose VU left
+    when the ramp fell is in the heap ``returning``), every ``_POLL`` until the end; for
+    ``per-vu-iterations``, until every VU has left ``live``."""
+    worker, workers = ctx.worker, ctx.workers
+    clock = time.perf_counter
+    started = 0  # local slots 0..started-1 have been started at least once
+
     def local_target() -> int:
         return len(range(worker, target_at(clock() - ctx.t0), workers))
 
@@ -214,7 +238,6 @@ async def _closed(
         if iterations is not None and started >= wanted and not live:
             break
         await asyncio.sleep(_POLL)
-    await _drain(ctx, live)
 
 
 class _TaskArrivals:
@@ -251,8 +274,11 @@ class _TaskArrivals:
             self.ctx.active[0] -= 1
             self.running.pop(key, None)
 
-    async def finish(self) -> None:
-        await _drain(self.ctx, self.running)
+    def busy(self) -> bool:
+        return bool(self.running)
+
+    async def close(self) -> None:
+        await _cancel(self.running)
 
     def abandon(self) -> None:
         for task in list(self.running.values()):
@@ -312,37 +338,43 @@ async def _open(ctx: ExecutorContext, schedule: ArrivalSchedule, max_vus: int) -
                 ctx.recorder.drop(name, method, path)
         else:
             unsent = None
+        if not stop():
+            # A worker behind its schedule reaches the end with arrivals overdue: they were
+            # due within the run and never sent, so they are dropped, not a silently lower
+            # rate.
+            overdue = sum(1 for _k, offset in times if ctx.t0 + offset < deadline)
+            if unsent is not None and unsent < deadline:
+                overdue += 1
+            if overdue:
+                ctx.recorder.drop(name, method, path, overdue)
+        await _drain(ctx, arrivals.busy)
     except BaseException:
         arrivals.abandon()
         raise
-    if not ctx.stop_requested():
-        # A worker behind its schedule reaches the end with arrivals overdue: they were due
-        # within the run and never sent, so they are dropped, not a silently lower rate.
-        overdue = sum(1 for _k, offset in times if ctx.t0 + offset < ctx.deadline)
-        if unsent is not None and unsent < ctx.deadline:
-            overdue += 1
-        if overdue:
-            ctx.recorder.drop(name, method, path, overdue)
-    await arrivals.finish()
+    await arrivals.close()
 
 
-async def _drain(ctx: ExecutorContext, live: dict[int, asyncio.Task[None]]) -> None:
-    """Let in-flight iterations finish for up to ``grace`` seconds, then cancel them.
+async def _drain(ctx: ExecutorContext, busy: Callable[[], bool]) -> None:
+    """Let in-flight iterations finish for up to ``grace`` seconds, while ``busy()``.
 
     After a stop (Ctrl-C, SIGTERM, an abort) they get only ``STOP_GRACE``: a stalled server
-    must not hold an interrupted run open for the request timeout. ``live`` shrinks as tasks
-    end (their own callbacks remove them), so it is polled, never scanned.
+    must not hold an interrupted run open for the request timeout. What is busy shrinks as
+    iterations end (their own callbacks say so), so it is polled, never scanned.
     """
     clock = time.perf_counter
     end = max(ctx.deadline + ctx.grace, clock())
     cut = False
-    while live:
+    while busy():
         now = clock()
         if not cut and ctx.stop_requested():
             cut, end = True, min(end, now + STOP_GRACE)
         if now >= end:
             break
         await asyncio.sleep(min(_POLL / 2, end - now))
+
+
+async def _cancel(live: dict[int, asyncio.Task[None]]) -> None:
+    """Cancel the iterations the grace did not see end."""
     still = list(live.values())
     for task in still:
         task.cancel()

@@ -42,14 +42,11 @@ if TYPE_CHECKING:
     from slokit.load._http import HttpClient
     from slokit.load._pool import HostPool
 
-__all__ = ["LanePlan", "OpenLanes", "lane_plan", "run_lanes"]
+__all__ = ["LaneSet", "LanePlan", "OpenLanes", "lane_plan"]
 
 _TIMER_SLACK = 0.001
-_BATCH = 500
-"""Lanes started per turn of the event loop (as the task path's VU_BATCH)."""
-_POLL = 0.05
 MAX_CONNECTING = 64
-"""Connections a worker's lanes open at the same time, at most (see ``_Lanes.acquire``)."""
+"""Connections a worker's lanes open at the same time, at most (see ``LaneSet.acquire``)."""
 
 
 class LanePlan:
@@ -215,7 +212,7 @@ class Lane:
         "started",
     )
 
-    def __init__(self, runner: _Lanes, j: int, slot: int) -> None:
+    def __init__(self, runner: LaneSet, j: int, slot: int) -> None:
         self.runner = runner
         self.j = j
         self.slot = slot
@@ -473,7 +470,7 @@ class Lane:
         self.leave(False)
 
 
-class _Lanes:
+class LaneSet:
     """The lanes of one scenario in one worker, and what they share."""
 
     def __init__(
@@ -513,7 +510,12 @@ class _Lanes:
         ctx.active[0] += 1
         lane.begin()
 
-    def close_idle(self) -> None:
+    def abandon(self) -> None:
+        """Close every lane, connect and idle connection now (the run is over)."""
+        for lane in list(self.live.values()):
+            lane.cancel()
+        for task in list(self.connecting):
+            task.cancel()
         idle, self.idle = self.idle, []
         for conn in idle:
             conn.abort()
@@ -597,48 +599,12 @@ class _Lanes:
                 self._open(lane)
 
 
-async def run_lanes(
-    ctx: ExecutorContext, plan: LanePlan, target_at: Callable[[float], int], iterations: int | None
-) -> None:
-    """The closed model (``constant-vus``, ``ramping-vus``, ``per-vu-iterations``) on lanes:
-    VU ``j`` lives on worker ``j % workers`` and runs while ``j < target``, as in the task
-    path; this coroutine only starts and stops lanes, every 50 ms."""
-    lanes = _Lanes(ctx, plan, target_at, iterations)
-    worker, workers = ctx.worker, ctx.workers
-    started = 0
-
-    def local_target() -> int:
-        return len(range(worker, target_at(perf_counter() - ctx.t0), workers))
-
-    try:
-        while not ctx.stopping():
-            wanted = local_target()
-            while lanes.returning and lanes.returning[0] < wanted:
-                lanes.spawn(heapq.heappop(lanes.returning))
-            while started < wanted and not ctx.stopping():
-                for slot in range(started, min(wanted, started + _BATCH)):
-                    lanes.spawn(slot)
-                started = min(wanted, started + _BATCH)
-                await asyncio.sleep(0)
-                wanted = local_target()
-            if iterations is not None and started >= wanted and not lanes.live:
-                break
-            await asyncio.sleep(_POLL)
-        await _drain(ctx, lambda: bool(lanes.live))
-    finally:
-        for lane in list(lanes.live.values()):
-            lane.cancel()
-        for task in list(lanes.connecting):
-            task.cancel()
-        lanes.close_idle()
-
-
 class OpenLanes:
     """The open model's arrivals on lanes: each takes a free lane (one is built while fewer
     than ``capacity`` exist), so an arrival costs one write and no task."""
 
     def __init__(self, ctx: ExecutorContext, plan: LanePlan, capacity: int) -> None:
-        self._lanes = _Lanes(ctx, plan, lambda _t: capacity, None)
+        self._lanes = LaneSet(ctx, plan, lambda _t: capacity, None)
         self._free: list[Lane] = []
         self._lanes.free = self._free
         self._capacity = capacity
@@ -662,13 +628,12 @@ class OpenLanes:
         lane.arrive(due)
         return True
 
-    async def finish(self) -> None:
-        """Let iterations in flight finish (within the grace), then close every lane."""
-        lanes = self._lanes
-        try:
-            await _drain(self._ctx, lambda: len(lanes.live) > len(self._free))
-        finally:
-            self.abandon()
+    def busy(self) -> bool:
+        """An iteration is still running (a lane not back among the free ones)."""
+        return len(self._lanes.live) > len(self._free)
+
+    async def close(self) -> None:
+        self.abandon()
 
     def abandon(self) -> None:
         """Close every lane now; iterations in flight are not counted."""
@@ -678,24 +643,4 @@ class OpenLanes:
             lanes.live.pop(lane.slot, None)
             lane.cancel()
         self._free.clear()
-        for lane in list(lanes.live.values()):
-            lane.cancel()
-        for task in list(lanes.connecting):
-            task.cancel()
-        lanes.close_idle()
-
-
-async def _drain(ctx: ExecutorContext, busy: Callable[[], bool]) -> None:
-    """Iterations still running get ``grace`` seconds to finish (``STOP_GRACE`` after a
-    stop); no lane starts a new one now (each checks the deadline and the stop flag)."""
-    from slokit.load._executors import STOP_GRACE  # _executors imports this module
-
-    end = max(ctx.deadline + ctx.grace, perf_counter())
-    cut = False
-    while busy():
-        now = perf_counter()
-        if not cut and ctx.stop_requested():
-            cut, end = True, min(end, now + STOP_GRACE)
-        if now >= end:
-            break
-        await asyncio.sleep(min(_POLL / 2, end - now))
+        lanes.abandon()
