@@ -20,12 +20,17 @@ SECONDS = 14
 
 def _spec(tmp_path: Path, mode: str, server: UvicornApp) -> Path:
     path = tmp_path / f"{mode}.yaml"
+    gates = ["rss_slope < 1GiB/h", "max(threads) < 50"]
+    if mode == "leaky":
+        # Only where it is asserted judged: on the clean servers a latency gate would fail
+        # whenever a busy CI box stalls the server, and these tests are about memory.
+        gates.append("p99_drift < 1000%")
     path.write_text(
         textwrap.dedent(
             f"""
             service: soak-{mode}
             target: {server.url}
-            gates: ["rss_slope < 1GiB/h", "max(threads) < 50", "p99_drift < 1000%"]
+            gates: {gates}
             scenarios:
               soak:
                 executor: constant-arrival-rate
