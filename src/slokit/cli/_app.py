@@ -474,6 +474,7 @@ def init(
 from slokit.cli import _chaos as _chaos  # noqa: E402
 from slokit.cli import _dashboard as _dashboard  # noqa: E402
 from slokit.cli import _demo as _demo  # noqa: E402
+from slokit.cli import _drill as _drill  # noqa: E402
 from slokit.cli import _proxy as _proxy  # noqa: E402
 from slokit.cli import _report as _report  # noqa: E402
 from slokit.cli import _rules as _rules  # noqa: E402

@@ -24,6 +24,7 @@ from slokit.store._compare import (
     error_rate_change,
 )
 from slokit.store._connect import ENV_VAR, default_path
+from slokit.store._drills import DrillRecord
 from slokit.store._git import git_info
 from slokit.store._migrations import SCHEMA_VERSION
 from slokit.store._model import GitInfo, RequestSummary, RunRecord, RunSummary, StoredVerdict
@@ -38,6 +39,7 @@ from slokit.store._store import RunStore, open_store
 
 __all__ = [
     "Comparison",
+    "DrillRecord",
     "ENV_VAR",
     "FailAfter",
     "GitInfo",

@@ -53,12 +53,19 @@ def _v1_create_tables(conn: Connection) -> None:
     table, copy the version-1 definitions in here first: otherwise a new store gets the new
     columns from this step and the later step fails (loudly, in every store test).
     """
-    _schema.METADATA.create_all(conn)
+    tables = [_schema.RUNS, _schema.RUN_SCENARIOS, _schema.RUN_LABELS, _schema.RUN_VERDICTS,
+              _schema.RUN_REQUESTS]  # fmt: skip
+    _schema.METADATA.create_all(conn, tables=tables)
+
+
+def _v2_drills(conn: Connection) -> None:
+    """Version 2: ``slokit drill`` journals, with RTO, RPO and time to detect as columns."""
+    _schema.DRILLS.create(conn)
 
 
 Migration = Callable[[Connection], None]
 
-MIGRATIONS: tuple[Migration, ...] = (_v1_create_tables,)
+MIGRATIONS: tuple[Migration, ...] = (_v1_create_tables, _v2_drills)
 """Migration ``i`` (0-based) brings a store from version ``i`` to ``i + 1``."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -7,7 +7,8 @@ Changing a table means a new migration *and* the matching change here.
 ``runs`` has one row per recorded run, with the run's totals in columns so lists and trends
 need no join, and the whole results.json document (histograms included) in ``results``.
 ``run_scenarios``, ``run_labels``, ``run_verdicts`` and ``run_requests`` are the parts people
-filter and chart on.
+filter and chart on. ``drills`` has one row per ``slokit drill``: its measured RTO, RPO and
+time to detect in columns (for trends), the whole drill.json in ``journal``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "DRILLS",
     "METADATA",
     "RUNS",
     "RUN_LABELS",
@@ -147,4 +149,25 @@ RUN_REQUESTS = Table(
     *count_columns(),
     Column("failures", JSON, nullable=False),
     *latency_columns(),
+)
+
+DRILLS = Table(
+    "drills",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, index=True),
+    Column("title", Text, nullable=False),
+    Column("started", UTCDateTime, nullable=False),
+    Column("ended", UTCDateTime, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("exit_code", Integer, nullable=False),
+    Column("rto_s", Float),
+    Column("rpo_s", Float),
+    Column("ttd_s", Float),
+    Column("lost_writes", Integer),
+    Column("git_commit", String(64)),
+    Column("slokit_version", String(40), nullable=False),
+    Column("recorded", UTCDateTime, nullable=False),
+    Column("journal", JSON, nullable=False),
+    sqlite_autoincrement=True,
 )

@@ -26,6 +26,7 @@ from slokit.results import RunResults
 from slokit.store import _rows as rows
 from slokit.store import _schema as s
 from slokit.store._connect import connect, failure
+from slokit.store._drills import DrillRecord, insert_drill, select_drills
 from slokit.store._migrations import migrate
 from slokit.store._model import GitInfo, RequestSummary, RunRecord, RunSummary, StoredVerdict
 
@@ -166,7 +167,20 @@ class RunStore:
                 conn.execute(delete(table).where(table.c.run_id == run_id))
             conn.execute(delete(s.RUNS).where(s.RUNS.c.id == run_id))
 
+    def record_drill(self, journal: Mapping[str, Any], *, git: GitInfo | None) -> DrillRecord:
+        """Keep one drill: its RTO, RPO and time to detect, and the whole drill.json."""
+        with self._errors("record the drill"), self._write() as conn:
+            drill_id = insert_drill(conn, dict(journal), git.commit if git else None)
+        return self.drills(drill_id=drill_id)[0]
+
     # -- reading --------------------------------------------------------------------------
+
+    def drills(
+        self, name: str | None = None, limit: int = 50, *, drill_id: int | None = None
+    ) -> builtins.list[DrillRecord]:
+        """Recorded drills, newest first; ``name`` keeps one drill's history."""
+        with self._errors("list drills"), self._engine.connect() as conn:
+            return select_drills(conn, name=name, drill_id=drill_id, limit=limit)
 
     def _query(
         self,
