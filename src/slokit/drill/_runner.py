@@ -98,8 +98,10 @@ def run_drill(drill: Drill, options: DrillOptions = DrillOptions()) -> DrillJour
             ) from None
     ran: list[Step] = []
     try:
-        _preflight(ctx)
+        healthy = _preflight(ctx)
         if monitor is not None:
+            if healthy is not None:
+                monitor.seed(healthy)
             monitor.start()
         if ctx.writer is not None:
             ctx.writer.start()
@@ -112,11 +114,13 @@ def run_drill(drill: Drill, options: DrillOptions = DrillOptions()) -> DrillJour
         ctx.event("interrupted")
     finally:
         with _rollback_shield(ctx):
-            _rollbacks(ctx, ran)
+            # The measurement ends with the steps (and the wait for recovery): what the
+            # rollbacks do to the service is not part of the outage.
             if monitor is not None:
                 monitor.stop()
             if ctx.writer is not None:
                 ctx.writer.stop()
+            _rollbacks(ctx, ran)
             if ctx.loop is not None:
                 _close_loop(ctx)
     _measure(ctx, monitor)
@@ -143,15 +147,16 @@ def _monitor(ctx: _Context) -> HealthMonitor | None:
     )
 
 
-def _preflight(ctx: _Context) -> None:
+def _preflight(ctx: _Context) -> Observation | None:
     health = ctx.drill.health
     if health is None:
-        return
+        return None
     deadline = time.monotonic() + _PREFLIGHT
     while True:
+        began = ctx.clock()
         ok, detail = check(health, ctx.drill, health.timeout)
         if ok:
-            return
+            return Observation(round(began, 4), ok, detail)
         if time.monotonic() >= deadline:
             raise UsageError(
                 f"the service is not healthy before the drill ({detail}); a drill measures "

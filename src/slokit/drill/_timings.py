@@ -39,7 +39,11 @@ def restored(
     signals: Mapping[str, Sequence[Observation]], since: float, sustain: float
 ) -> float | None:
     """The start of the first healthy stretch of ``sustain`` seconds at or after ``since``."""
-    merged = sorted((o.t, o.ok, name) for name, obs in signals.items() for o in obs if o.t >= since)
+    # At equal times a failure sorts after a success, so it cancels a start at that time.
+    merged = sorted(
+        ((o.t, o.ok, name) for name, obs in signals.items() for o in obs if o.t >= since),
+        key=lambda seen: (seen[0], not seen[1]),
+    )
     if not merged or not signals:
         return None
     start: float | None = None
@@ -71,8 +75,16 @@ class HealthMonitor:
         self.clock = clock
         self.on_change = on_change
         self.observations: list[Observation] = []
+        self._last: bool | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="slokit-drill-health", daemon=True)
+
+    def seed(self, first: Observation) -> None:
+        """The check made before the drill started, as the first observation."""
+        self.observations.append(first)
+        self._last = first.ok
+        if self.on_change is not None:
+            self.on_change(first)
 
     def start(self) -> None:
         self._thread.start()
@@ -83,7 +95,7 @@ class HealthMonitor:
             self._thread.join(timeout=30)
 
     def _loop(self) -> None:
-        last: bool | None = None
+        last = self._last
         while not self._stop.is_set():
             began = self.clock()
             try:
