@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from slokit.store import open_store
 from tests._pgcluster import PgCluster, pg_binaries
 from tests._support import run_slokit
 
@@ -121,6 +122,12 @@ def test_a_primary_crash_is_measured(tmp_path: Path, synchronous: bool) -> None:
     assert "RTO" in said
     assert "RPO" in said
     assert "recorded as drill 1" in said
+    with open_store(str(tmp_path / "runs.db"), project_dir=tmp_path) as store:
+        (recorded,) = store.drills(journal["name"])
+    assert recorded.rto_s == timings["rto_s"]
+    assert recorded.rpo_s == rpo["rpo_s"]
+    assert recorded.lost_writes == len(lost)
+    assert recorded.journal == journal
     md = (tmp_path / "out" / "drill.md").read_text(encoding="utf-8")
     assert "Failover start (T_fail)" in md
     assert "Data currency" in md

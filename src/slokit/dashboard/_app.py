@@ -23,6 +23,7 @@ from slokit.dashboard._api import (
     api_trends,
 )
 from slokit.dashboard._budget import Budget
+from slokit.dashboard._drills import api_drills, drill_page
 from slokit.dashboard._pages import (
     compare_page,
     overview_page,
@@ -85,6 +86,9 @@ _ROUTES = [
     Route("/runs/{ref}", run_page),
     Route("/runs/{ref}/results.json", results_json),
     Route("/compare", compare_page),
+    Route("/drills/{name}", drill_page),
+    Route("/api/drills", api_drills),
+    Route("/api/drills/{name}", api_drills),
     Route("/static/{name}", static),
     Route("/api/runs", api_runs),
     Route("/api/runs/{ref}", api_run),

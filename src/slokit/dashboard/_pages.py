@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from slokit.dashboard._charts import capacity_trend, trend_figures
 from slokit.dashboard._data import overview, scenario_runs
+from slokit.dashboard._drills import drill_cards
 from slokit.dashboard._render import render
 from slokit.dashboard._source import Source
 from slokit.report import (
@@ -52,12 +53,14 @@ def source_of(request: Request) -> Source:
 
 
 def overview_page(request: Request) -> Response:
-    groups = overview(source_of(request))
+    source = source_of(request)
+    groups = overview(source)
     budget = request.app.state.budget
     return render(
         request,
         "overview.html",
         groups=groups,
+        drills=drill_cards(source),
         budget=budget.state() if budget is not None else None,
     )
 

@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException
 from slokit.errors import StoreError, UsageError
 from slokit.store import (
     ENV_VAR,
+    DrillRecord,
     RequestSummary,
     RunRecord,
     RunStore,
@@ -118,6 +119,15 @@ class Source:
             if self._store is not None:
                 self._store.close()
                 self._store = None
+
+    # -- drills ---------------------------------------------------------------------------
+
+    def drills(self, *, name: str | None = None, limit: int = 100) -> list[DrillRecord]:
+        """Recorded drills, newest first (none while the store does not exist)."""
+        store = self.store
+        if store is None:
+            return []
+        return store.drills(name, limit)
 
     # -- runs -----------------------------------------------------------------------------
 
