@@ -51,6 +51,21 @@ def test_a_killed_service_is_detected_restarted_and_timed(tmp_path: Path) -> Non
     server = _http_server(port)
     marker = f"http.server {port} --bind"
     restart = f"{sys.executable} -m http.server {port} --bind 127.0.0.1"
+    _write(
+        tmp_path,
+        f"""
+        service: web
+        target: http://127.0.0.1:{port}
+        scenarios:
+          steady:
+            executor: constant-arrival-rate
+            rate: 40/s
+            duration: 1m
+            max_vus: 20
+            flow: [{{get: /}}]
+        """,
+        "slokit.yaml",
+    )
     spec = _write(
         tmp_path,
         f"""
@@ -58,6 +73,7 @@ def test_a_killed_service_is_detected_restarted_and_timed(tmp_path: Path) -> Non
         owner: sre-oncall
         target: http://127.0.0.1:{port}
         health: {{http: /, interval: 50ms, timeout: 500ms, sustain: 1s, deadline: 20s}}
+        load: {{scenario: steady}}
         steps:
           - name: kill the web node
             failure: true
@@ -97,9 +113,18 @@ def test_a_killed_service_is_detected_restarted_and_timed(tmp_path: Path) -> Non
     assert steps["restart it"]["owner"] == "platform"
     assert steps["kill the web node"]["owner"] == "sre-oncall"
     t = journal["timings"]
-    assert t["detected_by"] == "health"
+    assert t["detected_by"] in ("health", "load")
+    # The load ran all through and saw the outage too: failed seconds after T_fail only.
+    load = journal["load"]
+    assert load["error"] is None
+    assert load["total"]["count"] > 0
+    assert load["failed_seconds"]
+    assert all(s >= t["t_fail"] for s in load["failed_seconds"])
+    assert "load alongside: scenario steady" in said
     assert t["t_fail"] <= t["t_detect"] <= steps["restart it"]["started"]
-    assert steps["restart it"]["started"] <= t["t_restored"] <= steps["it answers"]["ended"] + 0.2
+    # The load sees in whole seconds (a second with failures counts at its end): restored
+    # at most one second after the page answered again.
+    assert steps["restart it"]["started"] <= t["t_restored"] <= steps["it answers"]["ended"] + 1.2
     assert t["rto_s"] == pytest.approx(t["t_restored"] - t["t_fail"], abs=1e-3)
     changes = [h["ok"] for h in journal["health"]]
     assert changes[:3] == [True, False, True]

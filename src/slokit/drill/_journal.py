@@ -82,6 +82,8 @@ class DrillJournal:
     rpo: dict[str, Any] | None = None
     """The writer's figures (see Writer.verify), or None without a writer."""
     writes: dict[str, Any] | None = None
+    load: dict[str, Any] | None = None
+    """The load that ran alongside: its scenario and totals, or why it failed."""
     health: list[dict[str, Any]] = field(default_factory=list)
     """The health probe's changes: when it went from ok to failing and back, with what it saw."""
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -158,6 +160,7 @@ class DrillJournal:
             },
             "rpo": self.rpo,
             "writes": self.writes,
+            "load": self.load,
             "steps": [s.to_dict() for s in self.steps],
             "rollbacks": [s.to_dict() for s in self.rollbacks],
             "health": self.health,
@@ -189,6 +192,7 @@ class DrillJournal:
             sustain_s=timings.get("sustain_s"),
             rpo=data.get("rpo"),
             writes=data.get("writes"),
+            load=data.get("load"),
             health=list(data.get("health", [])),
             events=list(data.get("events", [])),
             gates=[GateResult(**g) for g in data.get("gates", [])],

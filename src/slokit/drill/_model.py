@@ -20,7 +20,7 @@ from slokit.chaos._experiment import FaultAction, ProxySection
 from slokit.spec import parse_duration
 from slokit.spec._base import Issue, SpecModel, Text, describe, issue
 from slokit.spec._loader import parse_document, read_document
-from slokit.spec._units import PositiveDuration
+from slokit.spec._units import Percent, PositiveDuration
 
 __all__ = [
     "DRILL_METRICS",
@@ -140,6 +140,18 @@ class WriterSection(SpecModel):
     """Where to read the surviving rows from (default: where the writer points at the end)."""
     keep_rows: bool = False
     """Leave this drill's rows in the table (by default they are deleted after the check)."""
+
+
+class LoadSection(SpecModel):
+    """Load from one of the spec's scenarios all through the drill: each second with more
+    failures than ``max_error_rate`` is a failed observation (T_detect, T_restored)."""
+
+    spec: Text = "slokit.yaml"
+    """The service's spec, relative to the drill file."""
+    scenario: str
+    workers: int = Field(default=1, ge=1)
+    max_error_rate: Percent = 0.0
+    """A second whose error rate is above this has failed (default: any failure)."""
 
 
 class WriterRepoint(SpecModel):
@@ -341,6 +353,7 @@ class Drill(SpecModel):
     """Base URL for HTTP paths in steps and health."""
     health: HealthSection | None = None
     writer: WriterSection | None = None
+    load: LoadSection | None = None
     proxy: ProxySection | None = None
     """For fault steps on proxies: a running ``slokit proxy`` or Toxiproxy."""
     fault_token: str | None = None

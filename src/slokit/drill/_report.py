@@ -71,6 +71,21 @@ def ttd_line(journal: DrillJournal) -> str | None:
     return f"detected after {_s(journal.ttd_s)} by the {journal.detected_by}"
 
 
+def load_line(journal: DrillJournal) -> str | None:
+    load = journal.load
+    if load is None:
+        return None
+    if load.get("error"):
+        return f"load alongside: did not run ({load['error']})"
+    total = load.get("total") or {}
+    failed = load.get("failed_seconds") or []
+    return (
+        f"load alongside: scenario {load.get('scenario')}, {total.get('count', 0)} requests, "
+        f"{total.get('failed', 0)} failed; {len(failed)} of {load.get('seconds', 0)} seconds "
+        "over the allowed error rate"
+    )
+
+
 def summarize(journal: DrillJournal) -> list[str]:
     """The terminal's summary, one line each."""
     lines = [f"drill {journal.title!r}: {journal.status.upper()}"]
@@ -81,7 +96,7 @@ def summarize(journal: DrillJournal) -> list[str]:
         lines.append(
             f"  {record.phase:8} {record.status:11} {took:>8}  {record.name}{mark}{detail}"
         )
-    for line in (ttd_line(journal), rto_line(journal), rpo_line(journal)):
+    for line in (ttd_line(journal), rto_line(journal), rpo_line(journal), load_line(journal)):
         if line is not None:
             lines.append(line)
     for gate in journal.gates:
@@ -150,6 +165,8 @@ def drill_markdown(journal: DrillJournal) -> str:
             shown = ", ".join(map(str, rpo["lost"][:50]))
             more = f" and {len(rpo['lost']) - 50} more" if len(rpo["lost"]) > 50 else ""
             lines.append(f"- **Lost writes (seq)**: {shown}{more}")
+    if (line := load_line(journal)) is not None:
+        lines.append(f"- **Load**: {line.removeprefix('load alongside: ')}")
     lines += ["", "## Gates", ""]
     if journal.gates:
         lines += ["| result | gate | measured |", "|---|---|---|"]
@@ -183,6 +200,7 @@ def drill_html(journal: DrillJournal) -> str:
         rto=rto_line(journal),
         rpo=rpo_line(journal),
         ttd=ttd_line(journal),
+        load=load_line(journal),
         clock=_clock,
         offset=_offset,
         seconds=_s,

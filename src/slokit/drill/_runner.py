@@ -23,6 +23,7 @@ from typing import Any
 
 from slokit.drill._conditions import check, http_call
 from slokit.drill._journal import DrillJournal, GateResult, StepRecord
+from slokit.drill._load import LoadAlongside
 from slokit.drill._model import Action, AlembicCheck, Drill, FaultStep, Step, _redact
 from slokit.drill._process import run_shell, signal_processes, start_background
 from slokit.drill._timings import HealthMonitor, Observation, detect, restored
@@ -56,6 +57,7 @@ class _Context:
     journal: DrillJournal
     clock: Callable[[], float]
     writer: Writer | None = None
+    load: LoadAlongside | None = None
     loop: asyncio.AbstractEventLoop | None = None
     actuator: Any = None
     faults: list[tuple[FaultStep, str]] = field(default_factory=list)
@@ -80,6 +82,8 @@ def run_drill(drill: Drill, options: DrillOptions = DrillOptions()) -> DrillJour
     )
     ctx = _Context(drill, options, journal, clock)
     monitor = _monitor(ctx)
+    load = LoadAlongside(drill.load, drill, clock) if drill.load is not None else None
+    ctx.load = load
     if drill.writer is not None:
         ctx.writer = Writer(
             drill.writer.postgres,
@@ -105,6 +109,9 @@ def run_drill(drill: Drill, options: DrillOptions = DrillOptions()) -> DrillJour
             monitor.start()
         if ctx.writer is not None:
             ctx.writer.start()
+        if load is not None:
+            load.start()
+            load.wait_running()
         with _interruptible():
             _steps(ctx, ran)
             _await_recovery(ctx, monitor)
@@ -120,6 +127,8 @@ def run_drill(drill: Drill, options: DrillOptions = DrillOptions()) -> DrillJour
                 monitor.stop()
             if ctx.writer is not None:
                 ctx.writer.stop()
+            if load is not None:
+                load.stop()
             _rollbacks(ctx, ran)
             if ctx.loop is not None:
                 _close_loop(ctx)
@@ -173,13 +182,15 @@ def _signals(ctx: _Context, monitor: HealthMonitor | None) -> dict[str, list[Obs
         signals["writer"] = [
             Observation(w.t, w.acked, w.error or "") for w in list(ctx.writer.writes)
         ]
+    if ctx.load is not None:
+        signals["load"] = list(ctx.load.observations)
     return signals
 
 
 def _await_recovery(ctx: _Context, monitor: HealthMonitor | None) -> None:
     """After the last step, wait until the service is seen restored (or the deadline)."""
     t_fail = ctx.journal.t_fail
-    if t_fail is None or (monitor is None and ctx.writer is None):
+    if t_fail is None or not _signals(ctx, monitor):
         return
     health = ctx.drill.health
     sustain = health.sustain if health is not None else 3.0
@@ -203,6 +214,14 @@ def _measure(ctx: _Context, monitor: HealthMonitor | None) -> None:
             journal.t_detect, journal.detected_by = round(found[0], 4), found[1]
         back = restored(signals, journal.t_fail, sustain)
         journal.t_restored = None if back is None else round(back, 4)
+    if ctx.load is not None:
+        seconds = ctx.load.observations
+        journal.load = {
+            **(ctx.load.summary or {}),
+            "seconds": len(seconds),
+            "failed_seconds": [o.t for o in seconds if not o.ok],
+            "error": ctx.load.error,
+        }
     if ctx.writer is None or drill.writer is None:
         return
     writes = list(ctx.writer.writes)
@@ -566,7 +585,7 @@ def _judge(ctx: _Context) -> None:
     if (
         journal.t_fail is not None
         and journal.t_restored is None
-        and (drill.health is not None or drill.writer is not None)
+        and (drill.health is not None or drill.writer is not None or drill.load is not None)
     ):
         reasons.append("the service was not seen restored after the failure")
     journal.status = "failed" if reasons else "passed"
