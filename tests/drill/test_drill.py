@@ -323,6 +323,9 @@ def test_bad_drill_files_are_refused_with_located_errors(tmp_path: Path) -> None
     checked = run_slokit("drill", str(good), "--check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "valid drill, 1 steps" in checked.stdout
+    example = Path(__file__).parents[2] / "examples" / "drills" / "pg-failover.yaml"
+    shipped = run_slokit("drill", str(example), "--check")
+    assert shipped.returncode == 0, shipped.stdout + shipped.stderr
     missing = run_slokit("drill", str(tmp_path / "nope.yaml"))
     assert missing.returncode == 2
     assert "nope.yaml" in missing.stdout + missing.stderr
