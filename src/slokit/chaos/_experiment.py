@@ -216,6 +216,10 @@ class HypothesisSLO(SpecModel):
     """An SLO of the spec, optionally with a stricter or looser objective for the experiment."""
 
     objective: Objective | None = None
+    expect: Literal["hold", "breach"] = "hold"
+    """``hold``: the SLO stays within its objective (a service that fails open, degrades
+    gracefully). ``breach``: the service is meant to fail closed, so the SLO must fall under
+    its objective while the faults run and recover after them; holding is the deviation."""
 
 
 class Hypothesis(SpecModel):

@@ -105,9 +105,15 @@ class SLOOutcome:
     budget_burned: float
     """Share of the SLO window's error budget those requests used (0.01 = 1%)."""
     burn_rate: float
+    expected: Literal["hold", "breach"] = "hold"
+    """What the hypothesis said this SLO would do."""
+
+    @property
+    def as_expected(self) -> bool:
+        return self.held == (self.expected == "hold")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "as_expected": self.as_expected}
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,8 @@ class _Plan:
     budgets: dict[str, Budget]
     counters: list[SLICounter]
     metrics_url: str
+    expected: dict[str, str]
+    """Per SLO: hold, or breach (the service fails closed)."""
 
 
 def _unknown(kind: str, name: str, known: list[str]) -> str:
@@ -94,16 +96,20 @@ def _plan(experiment: Experiment, options: ChaosOptions) -> _Plan:
         raise UsageError("no target: give --target, `target:` in the experiment or the spec")
     target = target.rstrip("/")
     objectives, budgets, counters = {}, {}, []
+    expected: dict[str, str] = {}
     labels = _labels(spec)
     for name in names:
         slo = spec.slos[name]
         own = (experiment.hypothesis.slos or {}).get(name)
         objectives[name] = own.objective if own and own.objective is not None else slo.objective
+        expected[name] = own.expect if own is not None else "hold"
         budgets[name] = Budget(slo.objective, slo.window)
         counters.append(SLICounter.of(name, slo, labels))
     path = experiment.observe.metrics
     metrics_url = path if path.startswith(("http://", "https://")) else f"{target}{path}"
-    return _Plan(spec, scenario, target, load_seconds, objectives, budgets, counters, metrics_url)
+    return _Plan(
+        spec, scenario, target, load_seconds, objectives, budgets, counters, metrics_url, expected
+    )
 
 
 def _labels(spec: Spec) -> dict[str, str]:
@@ -124,7 +130,9 @@ def run_experiment(experiment: Experiment, options: ChaosOptions = ChaosOptions(
         scenario=plan.scenario,
         target=plan.target,
         hypothesis={
-            "slos": {n: {"objective": o} for n, o in plan.objectives.items()},
+            "slos": {
+                n: {"objective": o, "expect": plan.expected[n]} for n, o in plan.objectives.items()
+            },
             "window": experiment.hypothesis.window,
             "sustain": experiment.hypothesis.sustain,
         },
@@ -247,6 +255,7 @@ def _outcomes(
                 total=int(total),
                 budget_burned=burned,
                 burn_rate=round(rate, 3),
+                expected="breach" if plan.expected.get(name) == "breach" else "hold",
             )
         )
     return outcomes
@@ -315,6 +324,16 @@ def _verdict(
     for outcome in journal.slos:
         if outcome.total == 0:
             reasons.append(f"{outcome.name} saw no requests, so it could not be judged")
+        elif outcome.expected == "breach":
+            if outcome.held:
+                reasons.append(
+                    f"{outcome.name} was expected to fall under {outcome.objective:.2%} while "
+                    "the faults ran (the service fails closed), but it held"
+                )
+            elif journal.timings.t_recover is None:
+                reasons.append(
+                    f"{outcome.name} fell as expected but did not recover within the run"
+                )
         elif not outcome.held:
             reasons.append(
                 f"{outcome.name} fell to {outcome.worst_ratio:.2%} at t={outcome.worst_at:g}s "

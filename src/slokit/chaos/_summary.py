@@ -41,9 +41,17 @@ def summarize(journal: Journal) -> list[str]:
     ]
     for slo in journal.slos:
         worst = "-" if slo.worst_ratio is None else f"{slo.worst_ratio:.2%}"
+        # A fail-closed hypothesis expects the fall: say so next to it.
+        expected = (
+            ""
+            if slo.expected == "hold"
+            else (
+                "  (expected to fall: fails closed)" if slo.as_expected else "  (expected to fall)"
+            )
+        )
         lines.append(
             f"  {slo.name:<24} {slo.objective:>9.2%} {'yes' if slo.held else 'NO':>5} "
-            f"{worst:>8} {slo.total:>9,} {slo.budget_burned:>13.4%}"
+            f"{worst:>8} {slo.total:>9,} {slo.budget_burned:>13.4%}{expected}"
         )
     if journal.phases:
         lines += [
