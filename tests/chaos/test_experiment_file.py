@@ -106,7 +106,13 @@ def test_the_load_must_outlast_the_faults_to_see_recovery() -> None:
 
 def test_bundled_experiments_are_valid_against_the_demo_spec() -> None:
     found = experiments()
-    assert set(found) == {"provider-latency", "provider-cutoff", "quotes-503"}
+    assert set(found) == {
+        "provider-latency",
+        "provider-cutoff",
+        "provider-5xx",
+        "provider-429",
+        "quotes-503",
+    }
     for path in found.values():
         plan = _plan(load_experiment(path), ChaosOptions(target="http://127.0.0.1:1"))
         assert set(plan.objectives) == {"availability", "quotes-errors"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import urllib.request
 from pathlib import Path
 from typing import Annotated
@@ -58,8 +59,8 @@ def demo(
         str | None,
         typer.Option(
             "--chaos",
-            help="Run a bundled chaos experiment instead: provider-latency, provider-cutoff "
-            "or quotes-503 (the journal goes to --out).",
+            help="Run a bundled chaos experiment instead: provider-latency, provider-cutoff, "
+            "provider-5xx, provider-429 or quotes-503 (the journal goes to --out).",
         ),
     ] = None,
 ) -> None:
@@ -144,6 +145,8 @@ def _chaos_demo(name: str, workers: int | None, out_dir: Path) -> None:
     try:
         with DemoChaosStack() as stack:
             err.print(f"demo at {stack.url}, its provider behind slokit proxy {stack.proxy_api}")
+            # The provider's own fault endpoint, for experiments that make it answer 5xx/429.
+            os.environ["SLOKIT_PROVIDER_URL"] = stack.provider_url
             code = run_and_report(
                 bundled[name],
                 target=stack.url,

@@ -60,13 +60,19 @@ class DemoChaosStack:
 
     def __init__(self, seed: int = 7) -> None:
         self.seed = seed
-        self.provider = DemoServer(provider_only=True, seed=seed)
+        self.fault_token = secrets.token_urlsafe(24)
+        """The fault-admin token of the demo and of its provider (their HTTP faults are on
+        for this stack only)."""
+        self.provider = DemoServer(provider_only=True, seed=seed, fault_token=self.fault_token)
         self.demo: DemoServer | None = None
         self.proxy_api = ""
-        self.fault_token = secrets.token_urlsafe(24)
-        """The demo's fault-admin token (its HTTP faults are on for this stack only)."""
         self._proxy: subprocess.Popen[bytes] | None = None
         self._config: Path | None = None
+
+    @property
+    def provider_url(self) -> str:
+        """The provider itself (not through the proxy): where its fault endpoint is."""
+        return self.provider.url
 
     @property
     def url(self) -> str:

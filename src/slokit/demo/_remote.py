@@ -8,6 +8,7 @@ the provider down or cut it off while the demo's breaker and stale cache are wat
 
 from __future__ import annotations
 
+import os
 import random
 from collections import deque
 from typing import Any
@@ -89,4 +90,18 @@ def provider_app(
 
     app = Starlette(routes=[Route("/quotes/{sku}", quote), Route("/livez", livez)])
     app.state.provider = provider
+    token = os.environ.get("SLOKIT_FAULT_TOKEN") or None
+    if token is not None:
+        # The provider as a third party that can fail: a 5xx burst or throttling (429) from
+        # it is injected with its own fault middleware, on for a chaos stack only.
+        from slokit.asgi import instrument
+
+        instrument(
+            app,
+            service="pricing-provider",
+            faults=True,
+            fault_token=token,
+            access_log=False,
+            probes=False,
+        )
     return app
