@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import textwrap
 import time
 from collections.abc import Iterator
@@ -21,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from tests._support import free_port, run_slokit, stop, wait_port
+from tests._proxy import fault_proxy
+from tests._support import free_port, run_slokit
 from tests.asgi._service import call, service
 
 if shutil.which("redis-server") is None:
@@ -169,29 +169,11 @@ def _expect(mode: str) -> str:
     return "hold" if mode == "open" else "breach"
 
 
-@contextmanager
-def fault_proxy(upstream: int, tmp: Path) -> Iterator[tuple[str, int]]:
-    api_port, listen_port = free_port(), free_port()
-    config = tmp / "proxy.json"
-    proxies = [{"name": "redis", "listen": f"127.0.0.1:{listen_port}",
-                "upstream": f"127.0.0.1:{upstream}"}]  # fmt: skip
-    config.write_text(json.dumps(proxies), encoding="utf-8")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "slokit", "proxy", "--listen", f"127.0.0.1:{api_port}",
-         "--config", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        wait_port(api_port, proc)  # type: ignore[arg-type]
-        wait_port(listen_port, proc)  # type: ignore[arg-type]
-        yield f"http://127.0.0.1:{api_port}", listen_port
-    finally:
-        stop(proc)  # type: ignore[arg-type]
-
-
 def test_redis_latency_through_the_proxy_fails_open_within_the_slo(tmp_path: Path) -> None:
-    with private_redis(tmp_path) as (port, _, _), fault_proxy(port, tmp_path) as (api, listen):
+    with (
+        private_redis(tmp_path) as (port, _, _),
+        fault_proxy("redis", port, tmp_path) as (api, listen),
+    ):
         rules = [{"route": "GET /items/{id}", "limit": "100000/minute"}]
         options = {
             "access_log": False,

@@ -359,3 +359,119 @@ def test_an_unhealthy_service_or_an_unwritable_writer_refuses_the_drill(tmp_path
     assert done.returncode == 2, said
     assert "the writer cannot write to postgresql://postgres:***@127.0.0.1" in said
     assert "secret" not in said
+
+
+def _writes_app(port: int) -> str:
+    servers = Path(__file__).parents[1] / "servers"
+    return (
+        f"{sys.executable} -m uvicorn writes_app:app --app-dir {servers} --host 127.0.0.1 "
+        f"--port {port} --log-level warning"
+    )
+
+
+def test_the_http_writer_counts_writes_a_crash_lost(tmp_path: Path) -> None:
+    """The service acknowledges writes but keeps them in memory: the crash loses exactly the
+    writes acknowledged before it, the ones after the restart survive."""
+    port = free_port()
+    command = _writes_app(port)
+    first = subprocess.Popen(command.split(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port, first)  # type: ignore[arg-type]
+    marker = command.split(" -m ", 1)[1]
+    spec = _write(
+        tmp_path,
+        f"""
+        title: In-memory writes lost in a crash
+        target: http://127.0.0.1:{port}
+        health: {{http: /readyz, interval: 50ms, sustain: 1s, deadline: 20s}}
+        writer:
+          http: {{url: /dr/writes, read: "/dr/writes/{{run}}"}}
+          interval: 20ms
+        steps:
+          - sleep: 1s
+          - name: crash
+            failure: true
+            process: {{pid: {first.pid}, signal: KILL}}
+          - name: restart
+            process: {{start: "{command}"}}
+            rollback: {{process: {{match: "{marker}", signal: TERM}}}}
+          - wait: {{http: /readyz}}
+            timeout: 20s
+        gates: ["lost_writes == 0"]
+        """,
+    )
+    out = tmp_path / "out"
+    try:
+        done = run_slokit("drill", str(spec), "--out", str(out), "--no-store", timeout=90)
+        first.wait(timeout=5)
+        left = _running(marker)
+    finally:
+        stop(first)
+        for proc in _running(marker):
+            proc.kill()
+    said = done.stdout + done.stderr
+    journal = _journal(out)
+    assert left == []
+    assert done.returncode == 1, said  # the gate: writes were lost
+    rpo = journal["rpo"]
+    t_fail = journal["timings"]["t_fail"]
+    acked = {n for lo, hi in journal["writes"]["acknowledged_seqs"] for n in range(lo, hi + 1)}
+    lost = set(rpo["lost"])
+    # Every write acknowledged before the crash is gone; every one after the restart is kept.
+    assert lost, said
+    assert lost < acked
+    assert max(lost) < min(acked - lost)
+    assert rpo["survived"] == len(acked - lost) > 0
+    # Nothing was kept from before the crash: the data currency is the writer's first write.
+    assert rpo["rpo_s"] == pytest.approx(t_fail - rpo["data_currency_t"], abs=0.05)
+    assert rpo["rpo_s"] > 0.5  # about the 1 s of writes before the crash
+    assert journal["timings"]["detected_by"] in ("health", "writer")
+    failed = {g["gate"]: g["passed"] for g in journal["gates"]}
+    assert failed == {"lost_writes == 0": False}
+
+
+def test_fault_steps_apply_chaos_faults_and_the_rollbacks_remove_them(tmp_path: Path) -> None:
+    import httpx
+
+    from tests._proxy import fault_proxy
+
+    port = free_port()
+    server = _http_server(port)
+    try:
+        with fault_proxy("web", port, tmp_path) as (api, listen):
+            spec = _write(
+                tmp_path,
+                f"""
+                title: Web behind a proxy
+                target: http://127.0.0.1:{listen}
+                proxy: {{api: "{api}"}}
+                health: {{http: /, interval: 50ms, timeout: 300ms, sustain: 1s, deadline: 20s}}
+                steps:
+                  - name: slow it down (until the rollbacks)
+                    fault: {{proxy: web, toxic: {{type: latency, attributes: {{latency: 20ms}}}}}}
+                  - name: cut it off for 1 s
+                    failure: true
+                    fault: {{proxy: web, down: true, for: 1s}}
+                  - wait: {{http: /}}
+                    timeout: 10s
+                gates: ["rto < 30s"]
+                """,
+            )
+            out = tmp_path / "out"
+            done = run_slokit("drill", str(spec), "--out", str(out), "--no-store", timeout=90)
+            toxics = httpx.get(f"{api}/proxies/web/toxics", timeout=5).json()
+            enabled = httpx.get(f"{api}/proxies/web", timeout=5).json()["enabled"]
+    finally:
+        stop(server)
+    said = done.stdout + done.stderr
+    journal = _journal(out)
+    assert done.returncode == 0, said
+    slow, cut, _ = journal["steps"]
+    assert "removed by the rollbacks" in slow["detail"]
+    assert "for 1s, then removed" in cut["detail"]
+    t = journal["timings"]
+    assert t["detected_by"] == "health"
+    assert t["t_fail"] <= t["t_detect"] < t["t_restored"]
+    # The latency toxic was taken off at the end, the proxy is up again.
+    assert journal["rollbacks"][0]["status"] == "ok"
+    assert toxics == []
+    assert enabled is True

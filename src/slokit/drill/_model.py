@@ -127,19 +127,37 @@ class HealthSection(Condition):
     """After the last step, how long to wait for the service to be restored before giving up."""
 
 
-class WriterSection(SpecModel):
-    """The RPO probe: sequence-numbered, timestamped rows written all through the drill; after
-    it, the rows that survived are read back from where the writer points last (or
-    ``verify``)."""
+class HttpWrites(SpecModel):
+    """Writes through the service: ``POST url`` with ``{"run": ..., "seq": n}`` (2xx is the
+    acknowledgement); ``GET read`` (``{run}`` filled in) answers the seqs the service holds."""
 
-    postgres: Text
+    url: Text
+    read: Text
+
+
+class WriterSection(SpecModel):
+    """The RPO probe: sequence-numbered, timestamped writes all through the drill; after it,
+    the ones that survived are read back. Exactly one of ``postgres`` (rows in a table, read
+    back from where the writer points last, or ``verify``) and ``http`` (the service's own
+    write and read endpoints)."""
+
+    postgres: Text | None = None
     """The DSN the writer starts on; a step ``writer: {postgres: ...}`` repoints it."""
+    http: HttpWrites | None = None
     table: str = Field(default="slokit_drill_writes", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
     interval: PositiveDuration = 0.02
     verify: Text | None = None
     """Where to read the surviving rows from (default: where the writer points at the end)."""
     keep_rows: bool = False
     """Leave this drill's rows in the table (by default they are deleted after the check)."""
+
+    @classmethod
+    def _prepare(cls, data: dict[Any, Any]) -> tuple[dict[Any, Any], list[Issue]]:
+        given = [k for k in ("postgres", "http") if data.get(k) is not None]
+        if len(given) != 1:
+            got = " and ".join(given) if given else "none"
+            return data, [issue((), f"a writer needs exactly one of postgres, http; got {got}")]
+        return data, []
 
 
 class LoadSection(SpecModel):
@@ -381,6 +399,17 @@ class Drill(SpecModel):
             for n, step in enumerate(steps):
                 if not isinstance(step, dict):
                     continue
+                writer = data.get("writer")
+                if (
+                    step.get("writer") is not None
+                    and isinstance(writer, dict)
+                    and writer.get("http") is not None
+                ):
+                    problems.append(
+                        issue(
+                            ("steps", n, "writer"), "repoints a postgres writer; this one is http"
+                        )
+                    )
                 if step.get("writer") is not None and data.get("writer") is None:
                     problems.append(
                         issue(

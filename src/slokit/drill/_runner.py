@@ -27,7 +27,7 @@ from slokit.drill._load import LoadAlongside
 from slokit.drill._model import Action, AlembicCheck, Drill, FaultStep, Step, _redact
 from slokit.drill._process import run_shell, signal_processes, start_background
 from slokit.drill._timings import HealthMonitor, Observation, detect, restored
-from slokit.drill._writer import Writer, ranges
+from slokit.drill._writer import HttpWriter, Writer, ranges
 from slokit.errors import SlokitError, UsageError
 
 __all__ = ["DrillOptions", "run_drill"]
@@ -85,20 +85,15 @@ def run_drill(drill: Drill, options: DrillOptions = DrillOptions()) -> DrillJour
     load = LoadAlongside(drill.load, drill, clock) if drill.load is not None else None
     ctx.load = load
     if drill.writer is not None:
-        ctx.writer = Writer(
-            drill.writer.postgres,
-            drill.writer.table,
-            drill.writer.interval,
-            clock,
-            on_event=ctx.event,
-        )
+        ctx.writer = _writer(drill, clock, ctx.event)
         try:
             ctx.writer.prepare()
-        except Exception as exc:
+        except Exception as exc:  # psycopg's errors, or the read URL's: told as what to fix
             first = str(exc).strip().splitlines()
+            where = drill.writer.postgres or (drill.writer.http.url if drill.writer.http else "")
             raise UsageError(
-                f"the writer cannot write to {_redact(drill.writer.postgres)}: "
-                f"{first[0] if first else type(exc).__name__}; check writer.postgres"
+                f"the writer cannot write to {_redact(where)}: "
+                f"{first[0] if first else type(exc).__name__}; check the writer: section"
             ) from None
     ran: list[Step] = []
     try:
@@ -129,6 +124,12 @@ def run_drill(drill: Drill, options: DrillOptions = DrillOptions()) -> DrillJour
                 ctx.writer.stop()
             if load is not None:
                 load.stop()
+            # Faults off first, so the writes can be read back from a reachable service;
+            # read them before the rollbacks change anything (a rollback may stop what
+            # holds them); then the rollbacks.
+            if ctx.loop is not None:
+                _remove_faults(ctx)
+            _check_writes(ctx)
             _rollbacks(ctx, ran)
             if ctx.loop is not None:
                 _close_loop(ctx)
@@ -136,6 +137,16 @@ def run_drill(drill: Drill, options: DrillOptions = DrillOptions()) -> DrillJour
     _judge(ctx)
     journal.ended = datetime.now(UTC)
     return journal
+
+
+def _writer(drill: Drill, clock: Callable[[], float], on_event: Callable[[str], None]) -> Writer:
+    section = drill.writer
+    assert section is not None
+    if section.http is not None:
+        write, read = drill.url(section.http.url), drill.url(section.http.read)
+        return HttpWriter(write, read, section.interval, clock, on_event=on_event)
+    assert section.postgres is not None
+    return Writer(section.postgres, section.table, section.interval, clock, on_event=on_event)
 
 
 # --- watching -------------------------------------------------------------------------
@@ -222,6 +233,11 @@ def _measure(ctx: _Context, monitor: HealthMonitor | None) -> None:
             "failed_seconds": [o.t for o in seconds if not o.ok],
             "error": ctx.load.error,
         }
+
+
+def _check_writes(ctx: _Context) -> None:
+    """Read the writer's writes back and count what was lost (RPO)."""
+    journal, drill = ctx.journal, ctx.drill
     if ctx.writer is None or drill.writer is None:
         return
     writes = list(ctx.writer.writes)
@@ -485,27 +501,33 @@ def _fault(ctx: _Context, fault: FaultStep, record: StepRecord) -> None:
     record.detail = f"{fault.label} for {fault.for_:g}s, then removed"
 
 
+def _remove_faults(ctx: _Context) -> None:
+    """Undo the faults still applied (fault steps without ``for``), newest first."""
+    loop = ctx.loop
+    assert loop is not None
+    for fault, handle in reversed(ctx.faults):
+        record = StepRecord(
+            name=f"remove {fault.label}",
+            kind="fault",
+            what=fault.label,
+            owner=None,
+            phase="rollback",
+            status="ok",
+        )
+        record.started = round(ctx.clock(), 4)
+        try:
+            loop.run_until_complete(ctx.actuator.undo(fault, handle))
+        except Exception as exc:  # recorded; the other removals still run
+            record.status, record.detail = "failed", str(exc)
+        record.ended = round(ctx.clock(), 4)
+        ctx.journal.rollbacks.append(record)
+    ctx.faults.clear()
+
+
 def _close_loop(ctx: _Context) -> None:
     assert ctx.loop is not None
     loop = ctx.loop
     try:
-        for fault, handle in reversed(ctx.faults):
-            record = StepRecord(
-                name=f"remove {fault.label}",
-                kind="fault",
-                what=fault.label,
-                owner=None,
-                phase="rollback",
-                status="ok",
-            )
-            record.started = round(ctx.clock(), 4)
-            try:
-                loop.run_until_complete(ctx.actuator.undo(fault, handle))
-            except Exception as exc:
-                record.status, record.detail = "failed", str(exc)
-            record.ended = round(ctx.clock(), 4)
-            ctx.journal.rollbacks.append(record)
-        ctx.faults.clear()
         with contextlib.suppress(Exception):
             loop.run_until_complete(ctx.actuator.teardown())
         loop.run_until_complete(ctx.actuator.aclose())

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["RpoResult", "Write", "Writer", "ranges", "rpo_of"]
+__all__ = ["HttpWriter", "RpoResult", "Write", "Writer", "ranges", "rpo_of"]
 
 _CONNECT_TIMEOUT = 2  # seconds; a dead primary must not hold the writer up for long
 _STATEMENT_TIMEOUT_MS = 2000
@@ -260,3 +260,81 @@ def _unread(writes: list[Write], error: str, where: str) -> RpoResult:
 def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:200] if text else type(exc).__name__
+
+
+class HttpWriter(Writer):
+    """The RPO probe through the service itself: ``POST {"run", "seq"}`` to the write URL (a
+    2xx answer is the acknowledgement); afterwards the read URL (``{run}`` filled in) answers
+    the seqs it holds, as a JSON list or ``{"seqs": [...]}``."""
+
+    def __init__(
+        self,
+        write_url: str,
+        read_url: str,
+        interval: float,
+        clock: Callable[[], float],
+        on_event: Callable[[str], None] | None = None,
+    ) -> None:
+        super().__init__(write_url, "", interval, clock, on_event)
+        self.read_url = read_url
+
+    def _client(self) -> Any:
+        import httpx
+
+        if self._conn is None:
+            self._conn = httpx.Client(timeout=_STATEMENT_TIMEOUT_MS / 1000)
+        return self._conn
+
+    def prepare(self) -> None:
+        """One read, so a wrong URL fails before the drill."""
+        found = self._read()
+        if isinstance(found, str):
+            raise ValueError(found)
+
+    def _write_one(self, seq: int) -> None:
+        import httpx
+
+        with self._lock:
+            url = self.dsn
+            try:
+                response = self._client().post(url, json={"run": self.run_id, "seq": seq})
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                self._drop()
+                self._record(Write(seq, self.clock(), False, _short(exc), url))
+                return
+            except httpx.HTTPError:
+                # Sent, but no answer: the service may have kept it.
+                self._drop()
+                self._record(Write(seq, self.clock(), False, "in doubt", url))
+                return
+            ok = 200 <= response.status_code < 300
+            error = None if ok else f"answered {response.status_code}"
+            self._record(Write(seq, self.clock(), ok, error, url))
+
+    def _read(self) -> set[int] | str:
+        import httpx
+
+        url = self.read_url.replace("{run}", self.run_id)
+        try:
+            response = httpx.get(url, timeout=10.0)
+        except httpx.HTTPError as exc:
+            return f"cannot read the writes back from {url}: {_short(exc)}"
+        if response.status_code != 200:
+            return f"{url} answered {response.status_code}, expected 200 with the seqs"
+        try:
+            body = response.json()
+        except ValueError:
+            return f'{url} did not answer JSON; expected a list of seqs or {{"seqs": [...]}}'
+        seqs = body.get("seqs") if isinstance(body, dict) else body
+        if not isinstance(seqs, list) or not all(isinstance(s, int) for s in seqs):
+            return f'{url} answered {str(body)[:80]}; expected a list of seqs or {{"seqs": [...]}}'
+        return {int(s) for s in seqs}
+
+    def verify(self, dsn: str | None, t_fail: float | None, keep_rows: bool) -> RpoResult:
+        writes = list(self.writes)
+        found = self._read()
+        if isinstance(found, str):
+            return _unread(writes, found, self.read_url)
+        result = rpo_of(writes, found, t_fail)
+        result.read_from = self.read_url.replace("{run}", self.run_id)
+        return result
