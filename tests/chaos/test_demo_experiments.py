@@ -7,43 +7,16 @@ side (every process of each on its own free ports).
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 
-from tests._support import slokit_cmd
+from tests.chaos._demo import Done, run_demo_experiments
 
 EXPERIMENTS = ("provider-latency", "provider-cutoff", "quotes-503")
-Done = tuple[int, dict[str, Any], str]
 
 
 @pytest.fixture(scope="module")
-def experiments(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Done]]:
-    base = tmp_path_factory.mktemp("chaos-demo")
-    env = {**os.environ, "COLUMNS": "160", "NO_COLOR": "1"}
-    procs: dict[str, subprocess.Popen[str]] = {}
-    try:
-        for name in EXPERIMENTS:
-            cmd = slokit_cmd("demo", "--chaos", name, "-o", str(base / name))
-            procs[name] = subprocess.Popen(
-                cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-            )
-        done: dict[str, Done] = {}
-        for name, proc in procs.items():
-            stdout, stderr = proc.communicate(timeout=150)
-            journal_path = base / name / "journal.json"
-            assert journal_path.exists(), stderr
-            done[name] = (proc.returncode, json.loads(journal_path.read_text()), stdout)
-        yield done
-    finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=10)
+def experiments(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Done]:
+    return run_demo_experiments(EXPERIMENTS, tmp_path_factory.mktemp("chaos-demo"))
 
 
 def test_latency_on_the_provider_is_absorbed_by_the_breaker(

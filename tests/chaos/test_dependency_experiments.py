@@ -4,43 +4,16 @@ middleware. The demo's breaker opens, stale prices keep serving, and the SLOs ho
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 
-from tests._support import slokit_cmd
+from tests.chaos._demo import Done, run_demo_experiments
 
 EXPERIMENTS = ("provider-5xx", "provider-429")
-Done = tuple[int, dict[str, Any], str]
 
 
 @pytest.fixture(scope="module")
-def experiments(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Done]]:
-    base = tmp_path_factory.mktemp("chaos-dependency")
-    env = {**os.environ, "COLUMNS": "160", "NO_COLOR": "1"}
-    procs: dict[str, subprocess.Popen[str]] = {}
-    try:
-        for name in EXPERIMENTS:
-            cmd = slokit_cmd("demo", "--chaos", name, "-o", str(base / name))
-            procs[name] = subprocess.Popen(
-                cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-            )
-        done: dict[str, Done] = {}
-        for name, proc in procs.items():
-            stdout, stderr = proc.communicate(timeout=150)
-            journal = base / name / "journal.json"
-            assert journal.exists(), stderr
-            done[name] = (proc.returncode, json.loads(journal.read_text()), stdout)
-        yield done
-    finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=10)
+def experiments(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Done]:
+    return run_demo_experiments(EXPERIMENTS, tmp_path_factory.mktemp("chaos-dependency"))
 
 
 @pytest.mark.parametrize(("name", "status"), [("provider-5xx", 503), ("provider-429", 429)])

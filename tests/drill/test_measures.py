@@ -123,3 +123,17 @@ def test_the_journal_round_trips() -> None:
     assert again.lost_writes == 0
     with pytest.raises(ValueError, match="not a slokit drill journal"):
         DrillJournal.from_dict({"kind": "chaos"})
+
+
+def test_the_load_alongside_allows_what_the_tightest_availability_slo_allows() -> None:
+    from slokit.drill._load import _allowed
+    from slokit.drill._model import LoadSection
+    from slokit.spec import parse_spec
+
+    spec = parse_spec(
+        "service: s\nslos:\n  a: {objective: 99%}\n  b: {objective: 99.5%}\n"
+        "  fast: {objective: 99.99%, latency: 100ms}\n"
+    )
+    assert _allowed(spec, LoadSection(scenario="x")) == 0.005  # the latency SLO does not count
+    assert _allowed(spec, LoadSection(scenario="x", max_error_rate=0.2)) == 0.2
+    assert _allowed(parse_spec("service: s\n"), LoadSection(scenario="x")) == 0.0

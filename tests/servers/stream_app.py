@@ -161,7 +161,9 @@ async def _serve_sse(
             await send(
                 {"type": "http.response.body", "body": f": ping{nl}".encode(), "more_body": True}
             )
-            next_beat += beat
+            # From now, not from the missed slot: a server stalled past several beats sends one
+            # beat when it wakes, not a catch-up burst.
+            next_beat = time.monotonic() + beat
     if drop_after and sent >= drop_after and q.get("drop") == "abort":
         # Returning with the body unfinished makes uvicorn close the transport: no
         # ``0\r\n\r\n``, the client sees the stream cut mid-body.

@@ -22,6 +22,14 @@ _LONGEST = 24 * 3600.0
 """The scenario's duration while it runs beside a drill: the drill ends it long before."""
 
 
+def _allowed(spec: Any, section: LoadSection) -> float:
+    """The error rate a second may have: given, or the spec's tightest availability SLO's."""
+    if section.max_error_rate is not None:
+        return section.max_error_rate
+    objectives = [slo.objective for slo in spec.slos.values() if slo.kind == "availability"]
+    return round(1.0 - max(objectives), 9) if objectives else 0.0
+
+
 class LoadAlongside:
     def __init__(self, section: LoadSection, drill: Drill, clock: Callable[[], float]) -> None:
         from slokit.spec import load_spec
@@ -35,6 +43,7 @@ class LoadAlongside:
                 f"load.scenario {section.scenario!r} is not in {section.spec} (it has: {known})"
             )
         self.target = drill.target
+        self.max_error_rate = _allowed(self.spec, section)
         self.observations: list[Observation] = []
         self.summary: dict[str, Any] | None = None
         self.error: str | None = None
@@ -70,7 +79,7 @@ class LoadAlongside:
         if self._offset is None or tick.warmup:
             return
         failed = tick.failures / tick.requests if tick.requests else 1.0
-        ok = failed <= self.section.max_error_rate
+        ok = failed <= self.max_error_rate
         detail = f"{tick.failures} of {tick.requests} requests failed in second {tick.second}"
         self.observations.append(Observation(round(self._offset + tick.second + 1, 4), ok, detail))
 

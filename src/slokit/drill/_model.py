@@ -7,10 +7,8 @@ model lives in ``slokit.chaos``, and the spec sits below chaos in the dependency
 
 from __future__ import annotations
 
-import operator
 import os
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,6 +17,7 @@ from pydantic import Field
 from slokit.chaos._experiment import FaultAction, ProxySection
 from slokit.spec import parse_duration
 from slokit.spec._base import Issue, SpecModel, Text, describe, issue
+from slokit.spec._gates import _OPS
 from slokit.spec._loader import parse_document, read_document
 from slokit.spec._units import Percent, PositiveDuration
 
@@ -168,8 +167,9 @@ class LoadSection(SpecModel):
     """The service's spec, relative to the drill file."""
     scenario: str
     workers: int = Field(default=1, ge=1)
-    max_error_rate: Percent = 0.0
-    """A second whose error rate is above this has failed (default: any failure)."""
+    max_error_rate: Percent | None = None
+    """A second whose error rate is above this has failed. Default: what the spec's tightest
+    availability SLO allows (``1 - objective``), or any failure when it has none."""
 
 
 class WriterRepoint(SpecModel):
@@ -312,13 +312,6 @@ DRILL_METRICS: dict[str, str] = {
 }
 """What a drill gate can be on, and how its value is read."""
 
-_OPS: dict[str, Callable[[float, float], bool]] = {
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-    "==": operator.eq,
-}
 _GATE = re.compile(r"^\s*([a-z_]+)\s*(<=|>=|==|<|>)\s*(\S+)\s*$")
 
 

@@ -231,6 +231,7 @@ def _measure(ctx: _Context, monitor: HealthMonitor | None) -> None:
             **(ctx.load.summary or {}),
             "seconds": len(seconds),
             "failed_seconds": [o.t for o in seconds if not o.ok],
+            "max_error_rate": ctx.load.max_error_rate,
             "error": ctx.load.error,
         }
 
