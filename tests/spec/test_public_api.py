@@ -19,6 +19,8 @@ PUBLIC = {
     "Check",
     "ConstantArrivalRate",
     "ConstantVUs",
+    "Cost",
+    "CostPrices",
     "DataSource",
     "Dependency",
     "Gate",

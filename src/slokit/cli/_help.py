@@ -41,6 +41,10 @@ _METAVARS = {
     "fail_after": "N",
     "baseline": "RUN",
     "max_regression": "LIMITS",
+    "threshold": "PERCENT",
+    "p95_tolerance": "PERCENT",
+    "month": "YYYY-MM",
+    "out_file": "FILE",
 }
 
 

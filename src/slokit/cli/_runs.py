@@ -202,20 +202,27 @@ def runs_compare(
     requests to tell". Latency percentiles and req/s: one run each cannot show their spread,
     so they only read "changed by X%", flagged "small sample" when either run has fewer than
     10 responses beyond the percentile (p95: 200, p99: 1,000) or fewer than 100 in all.
+
+    Priced runs (a spec with a cost: block) end with the cost verdict of `slokit cost
+    compare` at its defaults: switch when B is 15 % cheaper per request at a p95 within 5 %.
     """
-    from slokit.store import compare
+    from slokit.cli._cost import print_decisions
+    from slokit.store import compare, compare_costs
 
     try:
         with _open(store, project) as history:
             base, new = history.get(a, service=service), history.get(b, service=service)
     except SlokitError as exc:
         fail(exc)
-    comparison = compare(base.results(), new.results())
+    base_results, new_results = base.results(), new.results()
+    comparison = compare(base_results, new_results)
+    costs = compare_costs(base_results, new_results)
     if as_json:
         data: dict[str, Any] = {"base": base.to_dict(), "new": new.to_dict()}
         for key in ("base", "new"):
             del data[key]["verdicts"], data[key]["requests"]
         data.update(comparison.to_dict())
+        data["cost"] = [d.to_dict() for d in costs]
         typer.echo(json.dumps(data, indent=2))
         return
     out.print(
@@ -255,3 +262,5 @@ def runs_compare(
     for names, only in ((comparison.only_base, base.id), (comparison.only_new, new.id)):
         if names:
             out.print(f"only in run {only}: " + escape(", ".join(names)))
+    # Priced runs answer seed 004's question too (thresholds: slokit cost compare's defaults).
+    print_decisions(costs)

@@ -25,6 +25,7 @@ from slokit.store import StoredVerdict
 __all__ = [
     "Sparkline",
     "Threshold",
+    "cost_trend",
     "p95_sparkline",
     "sparkline",
     "threshold",
@@ -67,6 +68,8 @@ def threshold(v: StoredVerdict) -> Threshold | None:
             return Threshold("throughput", v.name, v.threshold)
         if metric == "capacity" and v.unit == "per_second":
             return Threshold("capacity", v.name, v.threshold)
+        if metric == "cost_per_million" and v.unit == "currency":
+            return Threshold("cost", v.name, v.threshold)
         return None
     found = _SLO_LATENCY.search(v.detail)
     if v.kind != "slo" or found is None:
@@ -138,6 +141,32 @@ def capacity_trend(
     return {
         "data": [sustainable, breaking, *_threshold_lines(runs, "capacity", "req/s")],
         "layout": _layout("Capacity per run (capacity search)", "req/s"),
+    }
+
+
+def cost_trend(
+    runs: list[ScenarioRun], costs: list[tuple[float | None, float | None, str] | None]
+) -> Figure:
+    """Cost per million requests (served, and at SLO after a capacity search) across ``runs``
+    (oldest first), with the ``cost_per_million`` gates as thresholds."""
+    currency = next((c[2] for c in reversed(costs) if c and c[2]), "")
+    served = _line(
+        "served", runs, [c[0] if c else None for c in costs], _RPS, f"{currency} per million"
+    )
+    traces = [served]
+    if any(c and c[1] is not None for c in costs):
+        at_slo = _line(
+            "at SLO",
+            runs,
+            [c[1] if c else None for c in costs],
+            _COLORS["p50"],
+            f"{currency} per million",
+        )
+        traces.append(at_slo)
+    unit = f"{currency} per million"
+    return {
+        "data": [*traces, *_threshold_lines(runs, "cost", unit)],
+        "layout": _layout("Cost per million requests per run", _text(unit).strip()),
     }
 
 

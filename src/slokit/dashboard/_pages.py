@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from slokit.dashboard._charts import capacity_trend, trend_figures
+from slokit.dashboard._charts import capacity_trend, cost_trend, trend_figures
 from slokit.dashboard._data import overview, scenario_runs
 from slokit.dashboard._drills import drill_cards
 from slokit.dashboard._render import render
@@ -23,6 +23,7 @@ from slokit.report import (
     STREAM_HEADERS,
     capacity_rows,
     capacity_summary,
+    cost_lines,
     drift_rows,
     generator_line,
     generator_note,
@@ -86,6 +87,10 @@ def trends_page(request: Request) -> Response:
     if source.capacity(runs[0].run, scenario) is not None:
         rates = [source.capacity(r.run, scenario) for r in oldest_first]
         figures["capacity"] = capacity_trend(oldest_first, rates)
+    if any(source.cost(r.run, scenario) is not None for r in runs):
+        figures["cost"] = cost_trend(
+            oldest_first, [source.cost(r.run, scenario) for r in oldest_first]
+        )
     charts = [(f"trend-{key}", figure) for key, figure in figures.items()]
     return render(
         request,
@@ -139,6 +144,7 @@ def run_page(request: Request) -> Response:
                 "saturated": generator_note(sc),
                 "capacity": capacity_rows(sc),
                 "capacity_summary": capacity_summary(sc.capacity) if sc.capacity else [],
+                "cost": cost_lines(sc),
                 "charts": [
                     (f"figure-{index}-{k}", figures[k])
                     for k in (*_CHART_ORDER, *(k for k in figures if k not in _CHART_ORDER))

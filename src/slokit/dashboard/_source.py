@@ -210,6 +210,31 @@ class Source:
 
         return self._cache.get("capacity", run.id, load).get(scenario)
 
+    def cost(self, run: RunSummary, scenario: str) -> tuple[float | None, float | None, str] | None:
+        """(cost per million served, at SLO, currency) of ``scenario`` in ``run``; None for a
+        scenario without prices. Read from the run's results.json (cached)."""
+
+        def load() -> dict[str, tuple[float | None, float | None, str]]:
+            found = {}
+            for name, data in self.record(run.id).document.get("scenarios", {}).items():
+                priced = _cost_of(data)
+                if priced is not None:
+                    found[str(name)] = priced
+            return found
+
+        return self._cache.get("cost", run.id, load).get(scenario)
+
+
+def _cost_of(data: object) -> tuple[float | None, float | None, str] | None:
+    cost = data.get("cost") if isinstance(data, dict) else None
+    if not isinstance(cost, dict):
+        return None
+    return (
+        _rate(cost.get("per_million")),
+        _rate(cost.get("per_million_at_slo")),
+        str(cost.get("currency") or ""),
+    )
+
 
 def _rate(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

@@ -43,6 +43,7 @@ from slokit.results import (
     health_of,
     judge_gate,
     measure_spike,
+    price_scenario,
     spike_shape,
 )
 from slokit.spec import (
@@ -175,6 +176,7 @@ def run_scenario(
         sc = sc.with_duration(options.duration)
     if isinstance(sc, Capacity):
         results = run_capacity(spec, name, sc, options, progress, run_step=run_one)
+        _price(spec, sc, resolve_target(spec, sc, options), results)
         results.verdicts = evaluate(spec, results, gated=sc.gate, scenario=sc)
         results.gated = sc.gate
         return results
@@ -214,11 +216,17 @@ def run_one(
     results.spike = _spike(spec, sc, results)
     results.notes.extend(notes)
     flow = planned_requests(spec, sc)
+    _price(spec, sc, target, results)
     results.verdicts = evaluate(spec, results, gated=sc.gate, scenario=sc, flow=flow)
     results.gated = sc.gate
     judged = {v.name for v in results.verdicts if v.kind == "slo"}
     results.not_exercised = [n for n in spec.slos if n not in judged]
     return results
+
+
+def _price(spec: Spec, sc: Scenario, target: str | None, results: ScenarioResults) -> None:
+    prices = spec.cost_for(sc, target)
+    results.cost = None if prices is None else price_scenario(prices, results)
 
 
 def _lost_note(lost: dict[int, float], workers: int, backend: Backend) -> str:

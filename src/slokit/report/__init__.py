@@ -12,6 +12,7 @@ result cell (PASS, FAIL, FAIL (not gated), FAIL (held back), NOT JUDGED).
 
 from slokit.report._capacity import CapacityRow, capacity_rows, capacity_summary
 from slokit.report._charts import chart_layout, plotly_config, scenario_figures
+from slokit.report._cost import cost_headline, cost_lines
 from slokit.report._csv import history_csv, stats_csv
 from slokit.report._files import (
     REPORT_FILES,
@@ -47,6 +48,8 @@ __all__ = [
     "capacity_rows",
     "capacity_summary",
     "chart_layout",
+    "cost_headline",
+    "cost_lines",
     "drift_rows",
     "generator_line",
     "generator_note",

@@ -17,6 +17,7 @@ from xml.etree import ElementTree as ET
 from slokit.errors import UsageError
 from slokit.report._capacity import capacity_rows, capacity_summary
 from slokit.report._checks import failed_check_lines
+from slokit.report._cost import cost_lines
 from slokit.report._csv import history_csv, stats_csv
 from slokit.report._headline import headline, held_by, is_judged, verdict_result
 from slokit.report._html import render_html
@@ -205,6 +206,10 @@ def _soak_markdown(sc: ScenarioResults) -> list[str]:
     if spike:
         lines += [f"- {_md(line)}" for line in spike] + [""]
     lines += _capacity_markdown(sc)
+    priced = cost_lines(sc)
+    if priced:
+        lines += [f"**{_md(priced[0][:1].upper() + priced[0][1:])}**", ""]
+        lines += [f"- {_md(line)}" for line in priced[1:]] + [""]
     streams = stream_rows(sc)
     if streams:
         lines += [

@@ -22,6 +22,7 @@ from slokit.report._capacity import CapacityRow, capacity_rows, capacity_summary
 from slokit.report._capacity_charts import CAPACITY_CHART_TITLES
 from slokit.report._charts import FONT, plotly_config, scenario_figures
 from slokit.report._checks import failed_check_lines
+from slokit.report._cost import cost_lines
 from slokit.report._headline import headline, verdict_result
 from slokit.report._resource_charts import RESOURCE_CHART_TITLES
 from slokit.report._soak import (
@@ -89,6 +90,8 @@ class ScenarioView:
     streams: list[StreamRow] = field(default_factory=list)
     failed_checks: list[str] = field(default_factory=list)
     workers: list[str] = field(default_factory=list)
+    cost: list[str] = field(default_factory=list)
+    """The cost headline, then its formula lines."""
 
 
 def _when(value: datetime) -> str:
@@ -152,6 +155,7 @@ def _scenario_view(index: int, sc: ScenarioResults) -> ScenarioView:
         failed_checks=failed_check_lines(sc),
         workers=worker_lines(sc),
         capacity_summary=capacity_summary(sc.capacity) if sc.capacity is not None else [],
+        cost=cost_lines(sc),
     )
     for key, figure in scenario_figures(sc).items():
         view.charts.append((f"figure-{index}-{key}", _CHART_TITLES[key], figure))

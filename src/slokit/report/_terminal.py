@@ -12,6 +12,7 @@ from rich.text import Text
 
 from slokit.report._capacity import capacity_rows, capacity_summary
 from slokit.report._checks import failed_check_lines
+from slokit.report._cost import cost_lines
 from slokit.report._headline import headline, verdict_result
 from slokit.report._soak import (
     drift_rows,
@@ -273,6 +274,11 @@ def render_terminal(results: RunResults, console: Console) -> None:
             console.print(capacity)
             for line in capacity_summary(sc.capacity):
                 console.print(f"  {escape(line)}")
+        priced = cost_lines(sc)
+        if priced:
+            console.print(escape(priced[0]))
+            for line in priced[1:]:
+                console.print(f"  {escape(line)}", style="dim")
         if sc.verdicts:
             console.print(_verdict_table(sc))
         if sc.not_exercised:

@@ -8,6 +8,7 @@ exactly into :class:`ScenarioResults`, which :func:`evaluate` judges against the
 
 from slokit.results._aggregate import Aggregator
 from slokit.results._capacity import CapacityResult, CapacityStep, Recovery
+from slokit.results._cost import HOURS_PER_MONTH, CostFigures, Usage, price
 from slokit.results._drift import Drift, DriftWindow, drift_of
 from slokit.results._format import (
     encodable_text,
@@ -35,6 +36,7 @@ from slokit.results._model import (
     WorkerStats,
     merge_stats,
 )
+from slokit.results._pricing import price_scenario
 from slokit.results._resources import ResourceSummary, ResourceTimeline
 from slokit.results._spike import Spike, measure_spike, spike_shape
 from slokit.results._stats import RequestStats, Snapshot
@@ -47,9 +49,11 @@ __all__ = [
     "BUSY_SHARE",
     "CapacityResult",
     "CapacityStep",
+    "CostFigures",
     "Drift",
     "DriftWindow",
     "GeneratorSecond",
+    "HOURS_PER_MONTH",
     "Health",
     "Histogram",
     "LAGGED_SHARE",
@@ -69,6 +73,7 @@ __all__ = [
     "StreamStats",
     "TimelinePoint",
     "Trend",
+    "Usage",
     "Verdict",
     "WorkerStats",
     "drift_of",
@@ -87,6 +92,8 @@ __all__ = [
     "measure_spike",
     "merge_stats",
     "parse_time",
+    "price",
+    "price_scenario",
     "recovery_time",
     "significant",
     "spike_shape",

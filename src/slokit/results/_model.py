@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from slokit._records import load_record, plain_record
 from slokit.results._capacity import CapacityResult
+from slokit.results._cost import CostFigures
 from slokit.results._drift import Drift
 from slokit.results._format import encodable, format_time, parse_time
 from slokit.results._histogram import Histogram
@@ -374,6 +375,8 @@ class ScenarioResults:
     """Seconds after the side-by-side group began that this scenario was due to start."""
     worker_stats: list[WorkerStats] = field(default_factory=list)
     """Each worker: its node, requests, CPU and whether it was lost (``per_worker``)."""
+    cost: CostFigures | None = None
+    """The scenario priced at the spec's ``cost:`` (None without prices)."""
 
     @property
     def lost_workers(self) -> list[WorkerStats]:
@@ -505,6 +508,7 @@ class ScenarioResults:
             "drift": None if self.drift is None else self.drift.to_dict(),
             "capacity": None if self.capacity is None else self.capacity.to_dict(),
             "spike": None if self.spike is None else self.spike.to_dict(),
+            "cost": None if self.cost is None else self.cost.to_dict(),
             "generator_busy": None
             if self.generator_busy is None
             else round(self.generator_busy, 3),
@@ -564,6 +568,7 @@ class ScenarioResults:
             alongside=[str(n) for n in data.get("alongside", [])],
             start_time=None if (at := data.get("start_time")) is None else float(at),
             worker_stats=[WorkerStats.from_dict(w) for w in data.get("per_worker", [])],
+            cost=CostFigures.from_dict(priced) if (priced := data.get("cost")) else None,
         )
 
 

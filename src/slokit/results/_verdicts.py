@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+from slokit.results._cost import read_cost_gate
 from slokit.results._format import format_count, format_ms, format_percent
 from slokit.results._model import ScenarioResults, Verdict, merge_stats
 from slokit.results._soak import (
@@ -46,7 +47,7 @@ from slokit.spec._route import STREAM_METHODS
 
 __all__ = ["CUSTOM_SLI", "evaluate", "gate_selects"]
 
-_WHOLE_RUN = frozenset({"capacity", "recovery"})
+_WHOLE_RUN = frozenset({"capacity", "recovery", "cost_per_million"})
 """Gates on what a whole run found, not on its requests."""
 
 _GATE_PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p99_9": 99.9}
@@ -252,6 +253,8 @@ def _judge_soak_gate(gate: Gate, sc: ScenarioResults, gated: bool, *, own: bool)
         reading = read_capacity_gate(gate, sc.capacity)
     elif gate.metric == "recovery":
         reading = read_recovery_gate(gate, sc.capacity, sc.spike)
+    elif gate.metric == "cost_per_million":
+        reading = read_cost_gate(sc.cost, sc.capacity)
     else:
         reading = read_drift_gate(gate, sc.drift)
     passed, observed, judged = True, None, True

@@ -7,6 +7,7 @@ rates, ratios and bytes.
 
 from __future__ import annotations
 
+from slokit.spec._cost import Cost, CostPrices
 from slokit.spec._flow import Choice, Pick, flow_steps
 from slokit.spec._gates import Gate
 from slokit.spec._loader import load_spec, parse_spec
@@ -57,6 +58,8 @@ __all__ = [
     "Choice",
     "ConstantArrivalRate",
     "ConstantVUs",
+    "Cost",
+    "CostPrices",
     "DataSource",
     "Dependency",
     "Gate",

@@ -46,9 +46,12 @@ Metric = Literal[
     "recovery",
     "stream_uptime",
     "stream_errors",
+    "cost_per_million",
 ]
 Op = Literal["<", "<=", ">", ">=", "=="]
-Unit = Literal["s", "ratio", "per_second", "count", "bytes", "cores", "per_hour", "bytes_per_hour"]
+Unit = Literal[
+    "s", "ratio", "per_second", "count", "bytes", "cores", "per_hour", "bytes_per_hour", "currency"
+]
 
 METRICS: tuple[str, ...] = get_args(Metric)
 LATENCY_METRICS = frozenset({"p50", "p90", "p95", "p99", "p99_9", "max", "mean"})
@@ -90,6 +93,11 @@ def _threshold(metric: str, value: str) -> tuple[float, bool]:
         return parse_percent(value), True
     if metric in ("rps", "capacity"):
         return parse_rate(value), False
+    if metric == "cost_per_million":
+        amount = _plain_float(value, metric)
+        if amount < 0:
+            raise ValueError(f"invalid cost_per_million threshold {value!r}; expected >= 0")
+        return amount, False  # in the cost block's currency
     if value.strip().endswith("%"):
         return parse_percent(value), True
     if INTEGER.match(value) and not value.strip().startswith(("-", "+")):
@@ -294,7 +302,8 @@ def _text_schema(schema: dict[str, Any]) -> None:
             + ". Examples: 'p95(GET /api/orders) < 300ms', 'error_rate < 1%', 'rps >= 200', "
             "'max(rss) < 512MiB', 'rss_slope < 10MiB/h', 'p95_drift < 20%', "
             "'capacity >= 400/s', 'recovery < 30s', 'p95(handshake SSE /events) < 300ms', "
-            "'p99(reconnect SSE /events) < 1s', 'stream_uptime > 99.5%'."
+            "'p99(reconnect SSE /events) < 1s', 'stream_uptime > 99.5%', "
+            "'cost_per_million < 0.40'."
         ),
         examples=["p95 < 300ms", "error_rate < 1%", "rps >= 200/s", "dropped == 0"],
     )
@@ -355,6 +364,8 @@ class Gate(SpecModel):
             return "s"
         if self.threshold_is_ratio:
             return "ratio"
+        if self.metric == "cost_per_million":
+            return "currency"
         return "per_second" if self.metric in ("rps", "capacity") else "count"
 
     def compare(self, value: float) -> bool:

@@ -10,6 +10,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from slokit.errors import UsageError
 from slokit.spec._base import Issue, SpecModel, Text, Url, describe, integer, issue, suggest
+from slokit.spec._cost import PRICES, Cost, CostPrices, merge_costs
 from slokit.spec._gates import Gate
 from slokit.spec._resources import Resources
 from slokit.spec._route import Route
@@ -231,6 +232,17 @@ _K6_STAGE = re.compile(r"\d+(\.\d+)?[a-z]*:\d+")
 """k6's ``--stage 30s:50`` (its short flag is ``-s``, ours picks a scenario)."""
 
 
+_UNPRICED = (
+    "a cost_per_million gate needs prices: add a cost: block (instance_hourly: 0.0832, "
+    "replicas: 2, currency: USD) to the spec or to this scenario"
+)
+
+
+def _is_cost_gate(gate: Any) -> bool:
+    text = gate.get("gate") if isinstance(gate, dict) else gate
+    return isinstance(text, str) and text.strip().lower().startswith("cost_per_million")
+
+
 class Spec(SpecModel):
     """A whole ``slokit.yaml``: what the service promises, needs, and how to load it."""
 
@@ -251,12 +263,46 @@ class Spec(SpecModel):
     alerting: Annotated[Alerting, _empty_as(Alerting)] = Field(default_factory=Alerting)
     resources: Resources | None = None
     """What to sample on the system under test while each scenario runs."""
+    cost: Cost | None = None
+    """What serving costs: prices a million requests at the rates the runs measure."""
     base_dir: SkipJsonSchema[str] = Field(default=".", exclude=True)
     """Directory of the spec file; scripts and data files are relative to it."""
+
+    @classmethod
+    def _prepare(cls, data: dict[Any, Any]) -> tuple[dict[Any, Any], list[Issue]]:
+        # A cost gate without prices would never be judged: refused here, where it is written.
+        issues = []
+        priced = data.get("cost") is not None
+        for i, gate in enumerate(data.get("gates") or []):
+            if _is_cost_gate(gate) and not priced:
+                issues.append(issue(("gates", i), _UNPRICED, gate))
+        scenarios = data.get("scenarios")
+        for name, sc in scenarios.items() if isinstance(scenarios, dict) else []:
+            if not isinstance(sc, dict):
+                continue
+            own = sc.get("cost")
+            if not priced and isinstance(own, dict) and all(own.get(p) is None for p in PRICES):
+                message = (
+                    "this cost block prices nothing and the spec has no cost: block: give "
+                    "instance_hourly, vcpu_hourly/gib_hourly or fixed_monthly"
+                )
+                issues.append(issue(("scenarios", name, "cost"), message, own))
+            if priced or own is not None:
+                continue
+            for i, gate in enumerate(sc.get("gates") or []):
+                if _is_cost_gate(gate):
+                    issues.append(issue(("scenarios", name, "gates", i), _UNPRICED, gate))
+        return data, issues
 
     def resources_for(self, scenario: Scenario) -> Resources | None:
         """What to sample while ``scenario`` runs: its own block, else the spec's."""
         return scenario.resources if scenario.resources is not None else self.resources
+
+    def cost_for(self, scenario: Scenario, target: str | None) -> CostPrices | None:
+        """The prices of ``scenario`` loading ``target``: the spec's, its ``targets:`` entry
+        for that URL, then the scenario's own, each laid over the one before."""
+        base = None if self.cost is None else self.cost.for_target(target)
+        return merge_costs(base, scenario.cost)
 
     def scenario(self, name: str) -> Scenario:
         """The scenario called ``name``; UsageError listing the known names otherwise."""

@@ -15,6 +15,7 @@ from pydantic import (
 
 from slokit.errors import UsageError
 from slokit.spec._base import Headers, Issue, SpecModel, Url, integer, issue
+from slokit.spec._cost import CostPrices
 from slokit.spec._flow import FlowItem, Pick  # Pick: FlowItem names it
 from slokit.spec._gates import Gate
 from slokit.spec._resources import Resources
@@ -146,6 +147,8 @@ class _ScenarioBase(SpecModel):
     """Objective overrides for the spec's SLOs, by SLO name, in this scenario only."""
     resources: Resources | None = None
     """What to sample on the target while this scenario runs; replaces the spec's."""
+    cost: CostPrices | None = None
+    """Prices for this scenario, laid over the spec's ``cost:`` field by field."""
     start_time: BoundedDuration | None = None
     """k6's ``startTime``: the scenarios that set it run side by side, each starting this long
     after the first of them; the others run one after another, as listed."""

@@ -24,7 +24,9 @@ from slokit.store._compare import (
     error_rate_change,
 )
 from slokit.store._connect import ENV_VAR, default_path
+from slokit.store._costs import CostDecision, compare_costs
 from slokit.store._drills import DrillRecord
+from slokit.store._finops import FinopsRow, finops_markdown, finops_rows
 from slokit.store._git import git_info
 from slokit.store._migrations import SCHEMA_VERSION
 from slokit.store._model import GitInfo, RequestSummary, RunRecord, RunSummary, StoredVerdict
@@ -39,9 +41,11 @@ from slokit.store._store import RunStore, open_store
 
 __all__ = [
     "Comparison",
+    "CostDecision",
     "DrillRecord",
     "ENV_VAR",
     "FailAfter",
+    "FinopsRow",
     "GitInfo",
     "MetricChange",
     "REGRESSION_METRICS",
@@ -55,9 +59,12 @@ __all__ = [
     "StoredVerdict",
     "apply_fail_after",
     "compare",
+    "compare_costs",
     "compare_requests",
     "default_path",
     "error_rate_change",
+    "finops_markdown",
+    "finops_rows",
     "git_info",
     "open_store",
     "regression_verdicts",

@@ -3,7 +3,8 @@
 **Regressions** (``--max-regression p95=10%,rps=5%``): per scenario, for every request name
 both runs made (and their total, when there are several), the new run may be at most 10 %
 slower at p95 than the baseline and have at most 5 % fewer requests per second; a capacity
-search's sustainable rate may drop by at most ``capacity=10%``. Latency
+search's sustainable rate may drop by at most ``capacity=10%``, and a priced scenario's cost
+per million may rise by at most ``cost_per_million=10%``. Latency
 percentiles and req/s are relative to the baseline; ``error_rate=1%`` (or ``1pp``) is in
 percentage points, because a baseline without errors would make any relative change
 infinite. Each limit becomes a gate verdict such as ``regression p95(GET /x) <= +10% vs run
@@ -33,6 +34,7 @@ from slokit.results import (
     format_percent,
 )
 from slokit.store._compare import PERCENTILES, error_rate_change, small_sample
+from slokit.store._costs import cost_regression
 from slokit.store._model import StoredVerdict
 
 __all__ = [
@@ -43,7 +45,17 @@ __all__ = [
     "regression_verdicts",
 ]
 
-REGRESSION_METRICS = ("p50", "p90", "p95", "p99", "error_rate", "rps", "capacity")
+REGRESSION_METRICS = (
+    "p50",
+    "p90",
+    "p95",
+    "p99",
+    "error_rate",
+    "rps",
+    "capacity",
+    "cost_per_million",
+)
+_WHOLE = frozenset({"capacity", "cost_per_million"})
 _LIMIT = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(%|pp)\s*")
 _VS_RUN = re.compile(r" vs run \d+$")
 
@@ -212,10 +224,14 @@ def regression_verdicts(
             capacity = _capacity_verdict(base_sc, sc, limits.limits["capacity"], baseline_id)
             if capacity is not None:
                 verdicts.append(capacity)
+        if "cost_per_million" in limits.limits:
+            cost = cost_regression(base_sc, sc, limits.limits["cost_per_million"], baseline_id)
+            if cost is not None:
+                verdicts.append(cost)
         seconds = (base_sc.measured_s, sc.measured_s)
         for label, base, new in pairs:
             for metric in REGRESSION_METRICS:
-                if metric in limits.limits and metric != "capacity":
+                if metric in limits.limits and metric not in _WHOLE:
                     verdict = _judge(
                         metric, limits.limits[metric], label, base, new, seconds, sc, baseline_id
                     )

@@ -191,8 +191,11 @@ class RunStore:
         label: str | None,
         passed: bool | None,
         complete: bool,
+        started: tuple[datetime, datetime] | None = None,
     ) -> Select[Any]:
         query = select(*_SUMMARY_COLUMNS)
+        if started is not None:
+            query = query.where(s.RUNS.c.started >= started[0], s.RUNS.c.started < started[1])
         if service is not None:
             query = query.where(s.RUNS.c.service == service)
         if scenario is not None:
@@ -223,6 +226,7 @@ class RunStore:
         scenarios: Sequence[str] | None = None,
         passed: bool | None = None,
         complete: bool = False,
+        started: tuple[datetime, datetime] | None = None,
     ) -> builtins.list[RunSummary]:
         """Recorded runs, newest first.
 
@@ -230,7 +234,7 @@ class RunStore:
         exactly that set. ``label`` is ``key=value`` (or ``key``: has the label at all).
         ``passed=True``: runs that passed every gate (none held back by ``--fail-after``);
         ``passed=False``: runs where a gate failed. Either excludes aborted runs, as does
-        ``complete=True``.
+        ``complete=True``. ``started`` keeps runs that started in ``[from, until)``.
         """
         query = self._query(
             service=service,
@@ -239,6 +243,7 @@ class RunStore:
             label=label,
             passed=passed,
             complete=complete,
+            started=started,
         ).limit(max(limit, 0))
         with self._errors("list runs"), self._engine.connect() as conn:
             found = [dict(r) for r in conn.execute(query).mappings()]
