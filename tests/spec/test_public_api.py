@@ -10,6 +10,8 @@ import slokit.spec
 PUBLIC = {
     "Alerting",
     "BUILTIN_RESOURCES",
+    "Budget",
+    "BudgetThreshold",
     "Capacity",
     "Prometheus",
     "SLIQuery",

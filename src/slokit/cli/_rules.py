@@ -17,6 +17,7 @@ from slokit.rules import (
     import_openslo,
     render_budget,
     render_dashboard,
+    render_finops_tests,
     render_rules,
     render_tests,
 )
@@ -59,11 +60,15 @@ def rules(
         ),
     ] = None,
 ) -> None:
-    """Write Prometheus recording rules and burn-rate alerts for the SLOs in SPEC."""
+    """Write Prometheus recording rules and burn-rate alerts for the SLOs in SPEC, and the
+    spend, projection and week-over-week alerts of its budgets."""
     try:
         loaded = load_spec(spec)
-        if not loaded.slos:
-            raise UsageError(f"{spec} has no SLOs: add some under `slos:` to get rules")
+        if not loaded.slos and not loaded.budgets:
+            raise UsageError(
+                f"{spec} has no SLOs and no budgets: add some under `slos:` or `budgets:` to "
+                "get rules"
+            )
         if test and out_file is None:
             raise UsageError("--test writes a file next to the rule file: give --out FILE too")
         text = render_rules(loaded, _buckets(buckets), source=str(spec))
@@ -74,10 +79,20 @@ def rules(
         out_file.write_text(text, encoding="utf-8")
         written = [out_file]
         if test:
-            tests, notes = render_tests(loaded, out_file.name)
-            test_file = out_file.with_name(out_file.stem + ".test.yml")
-            test_file.write_text(tests, encoding="utf-8")
-            written.append(test_file)
+            notes: list[str] = []
+            if loaded.slos:
+                tests, notes = render_tests(loaded, out_file.name)
+                test_file = out_file.with_name(out_file.stem + ".test.yml")
+                test_file.write_text(tests, encoding="utf-8")
+                written.append(test_file)
+            budgets = render_finops_tests(loaded, out_file.name)
+            if budgets is not None:
+                # Their own file: a month of series wants a 10-minute evaluation interval,
+                # the burn tests' minutes want one.
+                budget_file = out_file.with_name(out_file.stem + ".budgets.test.yml")
+                budget_file.write_text(budgets[0], encoding="utf-8")
+                written.append(budget_file)
+                notes += budgets[1]
             for note in notes:
                 err.print(f"[yellow]note:[/] {note}")
     except SlokitError as exc:

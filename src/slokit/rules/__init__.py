@@ -11,6 +11,8 @@ from slokit.rules._budget import (
     format_span,
     render_budget,
 )
+from slokit.rules._finops import FINOPS_ALERTS, FINOPS_SERIES
+from slokit.rules._finops_tests import render_finops_tests
 from slokit.rules._grafana import dashboard, render_dashboard
 from slokit.rules._openslo import export_openslo
 from slokit.rules._openslo_import import import_openslo
@@ -20,6 +22,8 @@ from slokit.rules._sli import SLIQueries, sli_queries
 
 __all__ = [
     "BudgetReport",
+    "FINOPS_ALERTS",
+    "FINOPS_SERIES",
     "SLIQueries",
     "budget_json",
     "budget_report",
@@ -30,6 +34,7 @@ __all__ = [
     "import_openslo",
     "render_budget",
     "render_dashboard",
+    "render_finops_tests",
     "render_rules",
     "render_tests",
     "rule_groups",

@@ -12,6 +12,9 @@ per SLO, in spec order: the SLI over the SLO's window against its objective, the
 budget left (gauge and burn-down), the burn rate over 1h, 6h, 1d and 3d with a threshold
 line at each alerting factor, and the SLO route's latency (latency SLOs, with the SLO's
 threshold as a line) or traffic (availability SLOs; the SLI's own events for ``sli:`` SLOs).
+Then one FinOps row per budget: spend this month (to date, projected, the budget, its
+thresholds dashed), the cost per hour, the projected month end and the week-over-week change,
+from the budget rules.
 
 The Prometheus data source is a dashboard variable (``${datasource}``), so nothing in the
 JSON names a particular Grafana; the output depends on the spec alone (same spec, same JSON),
@@ -25,9 +28,10 @@ import json
 import re
 from typing import Any
 
+from slokit.rules._finops import FINOPS_SERIES, currency_of
 from slokit.rules._rules import burn_conditions, describe_slo, error_ratio_metric
 from slokit.rules._sli import DURATION_METRIC, REQUESTS_METRIC, prom_duration, sli_queries
-from slokit.spec import SLO, Spec, format_duration
+from slokit.spec import SLO, Budget, Spec, format_duration
 
 __all__ = ["BURN_RATE_WINDOWS", "DATASOURCE", "SCHEMA_VERSION", "dashboard", "render_dashboard"]
 
@@ -460,6 +464,86 @@ def _slo_row(spec: Spec, name: str, slo: SLO, layout: _Layout) -> list[dict[str,
 # -- the dashboard -----------------------------------------------------------------------
 
 
+_CURRENCY_UNITS = {"USD", "EUR", "GBP", "JPY", "CHF", "CAD", "AUD", "INR", "SEK", "NOK", "DKK"}
+
+
+def _finops_row(spec: Spec, name: str, budget: Budget, layout: _Layout) -> list[dict[str, Any]]:
+    """Seed 004's FinOps panels for one budget, from the rules of ``slokit rules``."""
+    m = _matchers(f'service="{_escape(spec.service)}"', f'budget="{_escape(name)}"')
+    series = FINOPS_SERIES
+    currency = currency_of(spec, budget)
+    unit = f"currency{currency}" if currency in _CURRENCY_UNITS else "none"
+    levels = [("green", None)] + [
+        ("orange" if t.at < 1 else "red", budget.amount * t.at)
+        for t in sorted(budget.thresholds, key=lambda t: t.at)
+    ]
+    where = f"{name} budget, {_number(budget.amount)} {currency} a month"
+    panels = [
+        layout.row(f"FinOps: {name}"),
+        layout.place(
+            _timeseries(
+                "Spend this month",
+                f"Month-to-date and projected month-end spend against the {where}; "
+                "thresholds dashed. Without a spend series the month to date is estimated "
+                "at the last day's pace.",
+                _targets(
+                    (f"{series['month_to_date']}{m}", "month to date"),
+                    (f"{series['projected']}{m}", "projected month end"),
+                    (f"{series['amount']}{m}", "budget"),
+                ),
+                unit=unit,
+                thresholds=_steps(*levels),
+                soft_min=0,
+            ),
+            10,
+            8,
+        ),
+        layout.place(
+            _timeseries(
+                "Cost per hour",
+                f"What the service costs per hour now and over the last day ({where}).",
+                _targets(
+                    (f"{series['hourly']}{m}", "now"),
+                    (f"{series['avg1d']}{m}", "1-day mean"),
+                ),
+                unit=unit,
+                soft_min=0,
+            ),
+            6,
+            8,
+        ),
+        layout.place(
+            _stat(
+                "Projected month end",
+                f"At the last day's pace, the month ends at this spend ({where}).",
+                _targets((f"{series['projected']}{m}", "projected")),
+                unit=unit,
+                thresholds=_steps(*levels),
+                decimals=2,
+            ),
+            4,
+            8,
+        ),
+    ]
+    if budget.week_over_week is not None:
+        panels.append(
+            layout.place(
+                _stat(
+                    "Cost week over week",
+                    "The last 7 days' cost per hour against the 7 days before; the alert "
+                    f"fires above +{_number(budget.week_over_week * 100)}%.",
+                    _targets((f"{series['week_over_week']}{m}", "week over week")),
+                    unit="percentunit",
+                    thresholds=_steps(("green", None), ("red", budget.week_over_week)),
+                    decimals=1,
+                ),
+                4,
+                8,
+            )
+        )
+    return panels
+
+
 def _uid(service: str) -> str:
     """Stable and at most 40 characters (Grafana's limit): readable slug, then a hash."""
     slug = re.sub(r"[^a-z0-9_-]+", "-", service.lower()).strip("-")[:24].strip("-")
@@ -477,6 +561,8 @@ def dashboard(spec: Spec, *, title: str | None = None, uid: str | None = None) -
     panels = _service_row(spec, layout)
     for name, slo in spec.slos.items():
         panels += _slo_row(spec, name, slo, layout)
+    for name, budget in spec.budgets.items():
+        panels += _finops_row(spec, name, budget, layout)
     return {
         "id": None,
         "uid": uid if uid is not None else _uid(spec.service),

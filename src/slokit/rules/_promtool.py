@@ -38,7 +38,7 @@ from slokit.rules._rules import (
 from slokit.rules._sli import DURATION_METRIC, REQUESTS_METRIC, sli_queries
 from slokit.spec import Spec
 
-__all__ = ["render_burn_tests", "render_tests"]
+__all__ = ["render_burn_tests", "render_tests", "selector_labels"]
 
 _MINUTES = 40
 _EVAL_MINUTES = 30
@@ -46,7 +46,7 @@ _PER_MINUTE = 100
 _MATCHER = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*')
 
 
-def _selector_labels(selector: str | None) -> dict[str, str] | None:
+def selector_labels(selector: str | None) -> dict[str, str] | None:
     """Labels to put on synthetic series; None when the selector is not plain ``a="b"``."""
     if not selector:
         return {}
@@ -133,7 +133,7 @@ def _expected(spec: Spec, world: str) -> dict[str, list[dict[str, Any]]]:
 def render_tests(spec: Spec, rule_file: str) -> tuple[str, list[str]]:
     """The test file (YAML) for ``promtool test rules``, and notes on what it cannot test."""
     notes = []
-    base = _selector_labels(spec.prometheus.selector)
+    base = selector_labels(spec.prometheus.selector)
     if base is None:
         notes.append(
             f'the selector {spec.prometheus.selector!r} uses more than plain label="value" '
@@ -189,7 +189,7 @@ def _burn_series(
     if slo.route is not None:
         path = slo.route.path
         method = "GET" if slo.route.method == "*" else slo.route.method
-    labels = {**(_selector_labels(spec.prometheus.selector) or {}), "route": path, "method": method}
+    labels = {**(selector_labels(spec.prometheus.selector) or {}), "route": path, "method": method}
     out = []
     for status, before, after in (
         ("200", _BURN_PER_MINUTE - bad_before, _BURN_PER_MINUTE - bad_after),
@@ -220,7 +220,7 @@ def render_burn_tests(spec: Spec, name: str) -> tuple[str, str]:
     have passed, the time that burns the tier's share of the budget twice over.
     """
     slo = spec.slos[name]
-    if slo.sli is not None or _selector_labels(spec.prometheus.selector) is None:
+    if slo.sli is not None or selector_labels(spec.prometheus.selector) is None:
         raise ValueError(f"SLO {name}: burn tests need slokit's metrics and a plain selector")
     alone = spec.model_copy(update={"slos": {name: slo}})
     alerting = alerting_of(spec, slo)

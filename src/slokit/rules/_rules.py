@@ -30,6 +30,7 @@ from typing import Any, Literal
 import yaml
 
 from slokit.errors import UsageError
+from slokit.rules._finops import finops_groups
 from slokit.rules._sli import SLIQueries, prom_duration, sli_queries
 from slokit.spec import SLO, Alerting, Spec, format_duration
 
@@ -270,7 +271,7 @@ def _absent_alert(spec: Spec, name: str, slo: SLO, queries: SLIQueries) -> dict[
 
 
 def rule_groups(spec: Spec, buckets: Iterable[float] | None = None) -> list[dict[str, Any]]:
-    """The rule groups for every SLO of ``spec``, in spec order."""
+    """The rule groups for every SLO of ``spec``, in spec order, then its budgets'."""
     groups = []
     edges = list(buckets) if buckets is not None else None
     for name, slo in spec.slos.items():
@@ -288,7 +289,7 @@ def rule_groups(spec: Spec, buckets: Iterable[float] | None = None) -> list[dict
                 "rules": [*_burn_alerts(spec, name, slo), _absent_alert(spec, name, slo, queries)],
             }
         )
-    return groups
+    return groups + finops_groups(spec)
 
 
 class PlainDumper(yaml.SafeDumper):

@@ -7,6 +7,7 @@ rates, ratios and bytes.
 
 from __future__ import annotations
 
+from slokit.spec._budgets import Budget, BudgetThreshold
 from slokit.spec._cost import Cost, CostPrices
 from slokit.spec._flow import Choice, Pick, flow_steps
 from slokit.spec._gates import Gate
@@ -53,6 +54,8 @@ from slokit.spec._units import (
 __all__ = [
     "Alerting",
     "BUILTIN_RESOURCES",
+    "Budget",
+    "BudgetThreshold",
     "Capacity",
     "Check",
     "Choice",

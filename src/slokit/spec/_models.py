@@ -10,6 +10,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from slokit.errors import UsageError
 from slokit.spec._base import Issue, SpecModel, Text, Url, describe, integer, issue, suggest
+from slokit.spec._budgets import Budget
 from slokit.spec._cost import PRICES, Cost, CostPrices, merge_costs
 from slokit.spec._gates import Gate
 from slokit.spec._resources import Resources
@@ -265,6 +266,8 @@ class Spec(SpecModel):
     """What to sample on the system under test while each scenario runs."""
     cost: Cost | None = None
     """What serving costs: prices a million requests at the rates the runs measure."""
+    budgets: Annotated[dict[Name, Budget], _empty_as(dict)] = Field(default_factory=dict)
+    """Monthly cost budgets: ``slokit rules`` alerts on their spend."""
     base_dir: SkipJsonSchema[str] = Field(default=".", exclude=True)
     """Directory of the spec file; scripts and data files are relative to it."""
 
