@@ -47,12 +47,15 @@ ToleranceOption = Annotated[
 
 
 def _share(text: str, option: str) -> float:
-    from slokit.spec import parse_percent
-
+    """``15%``: a share >= 0 (a p95 tolerance may pass 100 %)."""
+    number = text.strip().removesuffix("%")
     try:
-        return parse_percent(text)
-    except ValueError as exc:
-        raise UsageError(f"{option} {text!r}: {exc}") from None
+        share = float(number) / 100 if text.strip().endswith("%") else float("nan")
+    except ValueError:
+        share = float("nan")
+    if not share >= 0 or share == float("inf"):
+        raise UsageError(f"{option} {text!r}: expected a percentage such as 15%")
+    return share
 
 
 def _results(ref: str, store: str | None, project: Path, service: str | None) -> RunResults:
