@@ -3,10 +3,13 @@ scenario's prices lay over the spec's."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from slokit.errors import SpecError
 from slokit.spec import parse_spec
+from tests._support import ROOT
 
 HEAD = "service: shop\ntarget: http://127.0.0.1:8000\n"
 FLOW = "    executor: constant-vus\n    vus: 1\n    duration: 1s\n    flow: [{get: /}]\n"
@@ -99,3 +102,13 @@ def test_budget_defaults() -> None:
     assert budget.week_over_week == pytest.approx(0.2)
     assert budget.source == "hourly"
     assert budget.alert_for == 3600.0
+
+
+def test_the_readmes_cost_and_budget_blocks_are_valid_specs() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Cost: what a million requests cost at SLO", 1)[1].split("\n## ")[0]
+    blocks = re.findall(r"```yaml\n(.*?)```", section, re.S)
+    assert len(blocks) == 2
+    for block in blocks:
+        spec = parse_spec("service: orders-api\n" + block)
+        assert spec.cost is not None or spec.budgets
