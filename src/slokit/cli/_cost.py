@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from slokit.cli._app import app
 from slokit.cli._common import fail, out
-from slokit.cli._help import StoreOption
+from slokit.cli._help import ProjectOption, ServiceOption, StoreOption
 from slokit.errors import SlokitError, UsageError
 
 if TYPE_CHECKING:
@@ -24,13 +24,6 @@ cost_app = typer.Typer(
 )
 app.add_typer(cost_app, name="cost")
 
-ProjectOption = Annotated[
-    Path,
-    typer.Option("--project", help="Directory of the spec whose .slokit/runs.db to read."),
-]
-ServiceOption = Annotated[
-    str | None, typer.Option("--service", help="Only this service's runs.", show_default=False)
-]
 ThresholdOption = Annotated[
     str,
     typer.Option(

@@ -7,12 +7,20 @@ Click command, once, before it runs.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-__all__ = ["StoreOption", "tidy"]
+__all__ = ["ProjectOption", "ServiceOption", "StoreOption", "tidy"]
 
+ProjectOption = Annotated[
+    Path,
+    typer.Option("--project", help="Directory of the spec whose .slokit/runs.db to read."),
+]
+ServiceOption = Annotated[
+    str | None, typer.Option("--service", help="Only this service's runs.", show_default=False)
+]
 StoreOption = Annotated[
     str | None,
     typer.Option(

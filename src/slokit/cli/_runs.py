@@ -14,7 +14,7 @@ from rich.table import Table
 
 from slokit.cli._app import app
 from slokit.cli._common import fail, out
-from slokit.cli._help import StoreOption
+from slokit.cli._help import ProjectOption, ServiceOption, StoreOption
 from slokit.errors import SlokitError
 from slokit.results import format_count, format_ms, format_percent
 
@@ -27,13 +27,6 @@ runs_app = typer.Typer(
 )
 app.add_typer(runs_app, name="runs")
 
-ProjectOption = Annotated[
-    Path,
-    typer.Option("--project", help="Directory of the spec whose .slokit/runs.db to read."),
-]
-ServiceOption = Annotated[
-    str | None, typer.Option("--service", help="Only this service's runs.", show_default=False)
-]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 RunArg = Annotated[
     str,

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from slokit.results import CostFigures, RunResults, ScenarioResults, Verdict, format_ms
+from slokit.results import RunResults, ScenarioResults, format_ms
 
-__all__ = ["CostDecision", "compare_costs", "cost_regression", "judged_p95"]
+__all__ = ["CostDecision", "compare_costs", "judged_p95", "money"]
 
 Decision = Literal["switch", "stay", "not comparable"]
 
@@ -84,7 +84,8 @@ def _pairs(base: RunResults, new: RunResults) -> list[tuple[ScenarioResults, Sce
     return matched
 
 
-def _money(amount: float | None, currency: str) -> str:
+def money(amount: float | None, currency: str) -> str:
+    """An amount as comparisons show it: ``0.1867 USD``."""
     if amount is None:
         return "-"
     return f"{amount:.4g} {currency}"
@@ -133,7 +134,7 @@ def _decide(
             "cost is not compared"
         )
     saving = 1.0 - new_cost / base_cost
-    costs = f"{_money(new_cost, cb.currency)} vs {_money(base_cost, ca.currency)} per million"
+    costs = f"{money(new_cost, cb.currency)} vs {money(base_cost, ca.currency)} per million"
     if saving >= threshold:
         verdict: Decision = "switch"
         reason = (
@@ -158,52 +159,3 @@ def compare_costs(
     """Each priced scenario of ``new`` against the same-named one of ``base`` (or the only
     priced one of each): switch, stay, or not comparable, with the reason."""
     return [_decide(a, b, threshold, p95_tolerance) for a, b in _pairs(base, new)]
-
-
-def cost_regression(
-    base: ScenarioResults, new: ScenarioResults, limit: float, run: int
-) -> Verdict | None:
-    """``--max-regression cost_per_million=10%``: the new cost per million at most 10 % above
-    the baseline's (None when the baseline was not priced)."""
-    if base.cost is None or base.cost.judged_per_million is None:
-        return None
-    b = base.cost.judged_per_million
-    name = f"regression cost_per_million <= +{limit * 100:g}% vs run {run}"
-    cost: CostFigures | None = new.cost
-    n = None if cost is None else cost.judged_per_million
-    if n is None or cost is None:
-        why = "not priced" if cost is None else (cost.missing or "nothing served")
-        detail = f"cannot pass: this run's cost per million is unknown ({why})"
-        return _regression(new, name, None, False, limit, detail)
-    rel = n / b - 1.0 if b > 0 else 0.0
-    detail = (
-        f"{_money(b, base.cost.currency)} per million in run {run} -> "
-        f"{_money(n, cost.currency)} now ({rel:+.1%})"
-    )
-    if base.cost.currency != cost.currency:
-        return _regression(
-            new, name, None, False, limit, f"cannot pass: {detail}: different currencies"
-        )
-    return _regression(new, name, rel, rel <= limit, limit, detail)
-
-
-def _regression(
-    sc: ScenarioResults,
-    name: str,
-    observed: float | None,
-    passed: bool,
-    limit: float,
-    detail: str,
-) -> Verdict:
-    return Verdict(
-        name=name,
-        kind="gate",
-        scenario=sc.name,
-        passed=passed,
-        observed=observed,
-        threshold=limit,
-        op="<=",
-        unit="ratio",
-        detail=detail,
-        gated=sc.gated,
-    )

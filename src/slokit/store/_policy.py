@@ -34,7 +34,7 @@ from slokit.results import (
     format_percent,
 )
 from slokit.store._compare import PERCENTILES, error_rate_change, small_sample
-from slokit.store._costs import cost_regression
+from slokit.store._costs import money
 from slokit.store._model import StoredVerdict
 
 __all__ = [
@@ -225,7 +225,7 @@ def regression_verdicts(
             if capacity is not None:
                 verdicts.append(capacity)
         if "cost_per_million" in limits.limits:
-            cost = cost_regression(base_sc, sc, limits.limits["cost_per_million"], baseline_id)
+            cost = _cost_verdict(base_sc, sc, limits.limits["cost_per_million"], baseline_id)
             if cost is not None:
                 verdicts.append(cost)
         seconds = (base_sc.measured_s, sc.measured_s)
@@ -257,6 +257,33 @@ def _capacity_verdict(
         f"{format_count(round(n, 1))}/s now ({rel:+.1%})"
     )
     return _verdict(new, name, rel, rel >= -limit, op=">=", threshold=-limit, detail=detail)
+
+
+def _cost_verdict(
+    base: ScenarioResults, new: ScenarioResults, limit: float, run: int
+) -> Verdict | None:
+    """``cost_per_million=10%``: the new cost per million at most 10 % above the baseline's
+    (None when the baseline was not priced)."""
+    before = base.cost
+    if before is None or before.judged_per_million is None:
+        return None
+    b = before.judged_per_million
+    name = f"regression cost_per_million <= +{_pct(limit)}% vs run {run}"
+    cost = new.cost
+    n = None if cost is None else cost.judged_per_million
+    if cost is None or n is None:
+        why = "not priced" if cost is None else (cost.missing or "nothing served")
+        detail = f"cannot pass: this run's cost per million is unknown ({why})"
+        return _verdict(new, name, None, False, op="<=", threshold=limit, detail=detail)
+    rel = n / b - 1.0 if b > 0 else 0.0
+    detail = (
+        f"{money(b, before.currency)} per million in run {run} -> {money(n, cost.currency)} "
+        f"now ({rel:+.1%})"
+    )
+    if before.currency != cost.currency:
+        detail = f"cannot pass: {detail}: different currencies"
+        return _verdict(new, name, None, False, op="<=", threshold=limit, detail=detail)
+    return _verdict(new, name, rel, rel <= limit, op="<=", threshold=limit, detail=detail)
 
 
 def _key(scenario: str, name: str) -> tuple[str, str]:
