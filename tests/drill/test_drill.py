@@ -15,6 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests._alembic import alembic_config, alembic_project
 from tests._support import free_port, run_slokit, slokit_cmd, stop, wait_port
 
 
@@ -215,54 +216,13 @@ def test_ctrl_c_mid_step_runs_the_rollbacks_and_exits_3(tmp_path: Path) -> None:
     assert "Traceback" not in stderr
 
 
-_ENV_PY = """
-from alembic import context
-from sqlalchemy import create_engine
-
-url = context.config.get_main_option("sqlalchemy.url")
-engine = create_engine(url)
-with engine.connect() as connection:
-    context.configure(connection=connection, target_metadata=None)
-    with context.begin_transaction():
-        context.run_migrations()
-engine.dispose()
-"""
-
-_REVISION = """
-revision = "{rev}"
-down_revision = {down}
-
-
-def upgrade():
-    from alembic import op
-
-    op.execute("create table t_{rev} (id int)")
-
-
-def downgrade():
-    pass
-"""
-
-
 def test_the_alembic_check_compares_heads_with_the_database(
     tmp_path: Path, pg_database: str
 ) -> None:
     from alembic import command
-    from alembic.config import Config
 
-    project = tmp_path / "app"
-    (project / "migrations" / "versions").mkdir(parents=True)
-    (project / "migrations" / "env.py").write_text(_ENV_PY, encoding="utf-8")
-    for rev, down in (("a1", "None"), ("b2", '"a1"')):
-        text = _REVISION.format(rev=rev, down=down)
-        (project / "migrations" / "versions" / f"{rev}.py").write_text(text, encoding="utf-8")
-    url = pg_database.replace("postgresql://", "postgresql+psycopg://", 1)
-    ini = project / "alembic.ini"
-    ini.write_text(
-        f"[alembic]\nscript_location = migrations\nsqlalchemy.url = {url}\n", encoding="utf-8"
-    )
-    config = Config(str(ini))
-    config.set_main_option("script_location", str(project / "migrations"))
+    ini = alembic_project(tmp_path / "app", pg_database, {"a1": None, "b2": "a1"})
+    config = alembic_config(ini)
     command.upgrade(config, "a1")  # one revision behind the code
     spec = _write(
         tmp_path,

@@ -1,4 +1,5 @@
-"""Dependency checks behind ``/readyz`` and ``/healthz``: postgres, redis, http, tcp, custom.
+"""Dependency checks behind ``/readyz`` and ``/healthz``: postgres, redis, http, tcp, alembic
+(migration drift: the database behind the scripts' heads), custom.
 
 Every check opens a fresh connection and closes it again instead of borrowing from a
 pool: a readiness probe has to prove that a *new* connection can be made right now, and a
@@ -23,6 +24,7 @@ import contextlib
 import errno
 import inspect
 import math
+import os
 import re
 import socket
 import ssl
@@ -50,13 +52,14 @@ __all__ = [
 ]
 
 Status = Literal["pass", "warn", "fail"]
-_Kind = Literal["postgres", "redis", "http", "tcp", "custom"]
+_Kind = Literal["postgres", "redis", "http", "tcp", "alembic", "custom"]
 
 _KINDS: tuple[str, ...] = get_args(_Kind)
 _SEVERITY: dict[Status, int] = {"pass": 0, "warn": 1, "fail": 2}
 _COMPONENT_TYPES = {
     "postgres": "datastore",
     "redis": "datastore",
+    "alembic": "datastore",
     "http": "component",
     "tcp": "component",
     "custom": "component",
@@ -81,6 +84,8 @@ class CheckSpec:
     """Seconds the whole check may take, connecting and closing included."""
     critical: bool = True
     """False: a failing check reports "warn" and leaves the service ready."""
+    config: str | None = None
+    """``alembic``: the project's alembic.ini, whose script heads the database must be at."""
 
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
@@ -96,6 +101,10 @@ class CheckSpec:
                 f"got {self.timeout!r}"
             )
         _validate_target(self.name, self.kind, self.target)
+        if self.kind == "alembic" and not self.config:
+            raise UsageError(
+                f"check {self.name!r}: an alembic check needs config=, the project's alembic.ini"
+            )
 
     def __repr__(self) -> str:
         # Specs end up in logs and tracebacks: never show the password in the target.
@@ -123,11 +132,19 @@ class CheckResult:
     """Empty on pass; otherwise why it failed, naming the target (passwords hidden)."""
 
 
-def checks_from_spec(dependencies: Mapping[str, Dependency]) -> list[CheckSpec]:
-    """One :class:`CheckSpec` per ``dependencies:`` entry of a spec, in spec order."""
+def checks_from_spec(
+    dependencies: Mapping[str, Dependency], base_dir: str = "."
+) -> list[CheckSpec]:
+    """One :class:`CheckSpec` per ``dependencies:`` entry of a spec, in spec order; an alembic
+    config path is the spec's directory's (``base_dir``) when relative."""
     return [
         CheckSpec(
-            name=name, kind=dep.kind, target=dep.url, timeout=dep.timeout, critical=dep.critical
+            name=name,
+            kind=dep.kind,
+            target=dep.url,
+            timeout=dep.timeout,
+            critical=dep.critical,
+            config=None if dep.config is None else os.path.join(base_dir, dep.config),
         )
         for name, dep in dependencies.items()
     ]
@@ -270,6 +287,8 @@ class HealthChecks:
             await _check_redis(target, spec.timeout)
         elif spec.kind == "http":
             await _check_http(target)
+        elif spec.kind == "alembic":
+            await _check_alembic(target, spec.config or "alembic.ini", spec.timeout)
         else:
             await _check_tcp(target)
 
@@ -391,6 +410,17 @@ async def _check_redis(url: str, timeout: float) -> None:
         await client.ping()
     finally:
         await client.aclose()
+
+
+async def _check_alembic(url: str, config: str, timeout: float) -> None:
+    from slokit.asgi._migrations import migration_state
+
+    try:
+        state = await migration_state(url, config, timeout)
+    except UsageError as exc:
+        raise _Failure(f"failed: {exc}") from None
+    if not state.current:
+        raise _Failure(state.detail)
 
 
 async def _check_tcp(target: str) -> None:
@@ -545,6 +575,8 @@ def _label(spec: CheckSpec) -> str:
         return f"GET {_redact(target)}"
     if spec.kind == "tcp":
         return f"connect to {target.removeprefix('tcp://')}"
+    if spec.kind == "alembic":
+        return f"migrations of {_redact(target)}:"
     return _redact(target)
 
 

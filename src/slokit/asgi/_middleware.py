@@ -304,6 +304,8 @@ class SlokitMiddleware:
             endpoints[opts.readyz_path] = probes.readyz
             endpoints[opts.startupz_path] = probes.startupz
             endpoints[opts.healthz_path] = probes.healthz
+            for check in opts.checks:
+                endpoints[f"{opts.healthz_path.rstrip('/')}/{check.name}"] = probes.one(check.name)
         if self._metrics is not None and opts.metrics:
             endpoints[opts.metrics_path] = metrics_endpoint(self._metrics, self._flush)
         if self._live is not None:

@@ -165,7 +165,7 @@ def _from_spec(spec: Spec) -> dict[str, Any]:
         "slos": tuple(
             SLOTarget(name, s.objective, s.route, s.latency) for name, s in spec.slos.items()
         ),
-        "checks": tuple(checks_from_spec(spec.dependencies)),
+        "checks": tuple(checks_from_spec(spec.dependencies, spec.base_dir)),
         "max_body": g.max_body,
         "rate_limits": tuple(
             RateLimitRule(r.route, r.limit_text or r.limit, r.key) for r in g.rate_limits

@@ -4,7 +4,8 @@
 database outage does not get every replica restarted); ``/startupz`` passes once start-up is
 done: lifespan start-up and then every ``warmup=`` hook (the part a probe can observe);
 ``/readyz`` fails while starting, while draining, or when a critical dependency fails;
-``/healthz`` gives every check's detail as ``application/health+json``.
+``/healthz`` gives every check's detail as ``application/health+json``, and ``/healthz/NAME``
+one check's (``/healthz/migrations``).
 """
 
 from __future__ import annotations
@@ -89,6 +90,17 @@ class Probes:
         )
         _add_breakers(document)
         await reply_json(send, code, document, HEALTH_JSON, head=_head(scope))
+
+    def one(self, name: str) -> Endpoint:
+        """``/healthz/NAME``: that check alone (seed 001's ``/health/migrations``), 503 when
+        it fails, whatever the others say; the lifecycle does not count here."""
+
+        async def serve(scope: Scope, receive: Receive, send: Send) -> None:
+            results = [r for r in await self.checks.run() if r.name == name]
+            code, document = health_document(results, service=self.service)
+            await reply_json(send, code, document, HEALTH_JSON, head=_head(scope))
+
+        return serve
 
 
 def _add_breakers(document: dict[str, Any]) -> None:

@@ -472,6 +472,7 @@ def init(
 
 # Importing these registers their commands on app.
 from slokit.cli import _chaos as _chaos  # noqa: E402
+from slokit.cli import _check as _check  # noqa: E402
 from slokit.cli import _cost as _cost  # noqa: E402
 from slokit.cli import _dashboard as _dashboard  # noqa: E402
 from slokit.cli import _demo as _demo  # noqa: E402

@@ -53,6 +53,11 @@ _METAVARS = {
     "p95_tolerance": "PERCENT",
     "month": "YYYY-MM",
     "out_file": "FILE",
+    "url": "URL",
+    "config": "FILE",
+    "spec": "SPEC",
+    "dependency": "NAME",
+    "timeout": "SECONDS",
 }
 
 

@@ -94,15 +94,32 @@ class SLO(SpecModel):
 class Dependency(SpecModel):
     """Something the service needs to be ready, checked by ``/readyz``."""
 
-    kind: Literal["postgres", "redis", "http", "tcp"]
+    kind: Literal["postgres", "redis", "http", "tcp", "alembic"]
     url: Text
     timeout: PositiveDuration = 1.0
     critical: bool = True
     """False: a failing check is reported but does not make the service unready."""
+    config: Text | None = None
+    """``kind: alembic``: the project's alembic.ini (relative to the spec); the database at
+    ``url`` must be at its scripts' heads."""
 
     @classmethod
     def _prepare(cls, data: dict[Any, Any]) -> tuple[dict[Any, Any], list[Issue]]:
         url = data.get("url")
+        kind = data.get("kind")
+        if kind == "alembic":
+            if not isinstance(url, str) or not url.startswith(("postgresql://", "postgres://")):
+                message = (
+                    f"invalid URL {url!r} for an alembic dependency: the database whose "
+                    "alembic_version is checked, postgresql://user@host:port/db"
+                )
+                return data, [issue(("url",), message, url)]
+            if data.get("config") is None:
+                message = "an alembic dependency needs config: the project's alembic.ini"
+                return data, [issue(("config",), message, data)]
+        elif data.get("config") is not None:
+            message = f"config is for kind: alembic (its alembic.ini), not kind: {kind}"
+            return data, [issue(("config",), message, data.get("config"))]
         if (
             data.get("kind") == "http"
             and isinstance(url, str)
