@@ -8,7 +8,10 @@ from pathlib import Path
 import slokit.spec
 
 PUBLIC = {
+    "AlertReceiver",
+    "AlertRouting",
     "Alerting",
+    "SEVERITIES",
     "BUILTIN_RESOURCES",
     "Budget",
     "BudgetThreshold",

@@ -58,6 +58,7 @@ _METAVARS = {
     "spec": "SPEC",
     "dependency": "NAME",
     "timeout": "SECONDS",
+    "alertmanager": "FILE",
 }
 
 

@@ -15,6 +15,7 @@ from slokit.rules import (
     budget_report,
     export_openslo,
     import_openslo,
+    render_alertmanager,
     render_budget,
     render_dashboard,
     render_finops_tests,
@@ -51,6 +52,14 @@ def rules(
             "run `promtool test rules FILE.test.yml`.",
         ),
     ] = False,
+    alertmanager: Annotated[
+        Path | None,
+        typer.Option(
+            "--alertmanager",
+            help="Also write an Alertmanager configuration for these alerts here (routes by "
+            "severity to the spec's alertmanager: receivers); check it with amtool check-config.",
+        ),
+    ] = None,
     buckets: Annotated[
         str | None,
         typer.Option(
@@ -72,12 +81,19 @@ def rules(
         if test and out_file is None:
             raise UsageError("--test writes a file next to the rule file: give --out FILE too")
         text = render_rules(loaded, _buckets(buckets), source=str(spec))
+        routing = None
+        if alertmanager is not None:
+            routing = render_alertmanager(loaded, source=str(spec))
+            alertmanager.parent.mkdir(parents=True, exist_ok=True)
+            alertmanager.write_text(routing, encoding="utf-8")
         if out_file is None:
             typer.echo(text, nl=False)
+            if alertmanager is not None:
+                err.print(f"wrote {alertmanager}")
             return
         out_file.parent.mkdir(parents=True, exist_ok=True)
         out_file.write_text(text, encoding="utf-8")
-        written = [out_file]
+        written = [out_file] + ([alertmanager] if alertmanager is not None else [])
         if test:
             notes: list[str] = []
             if loaded.slos:

@@ -3,6 +3,7 @@
 All generated from the same ``slokit.yaml`` the load tests and the service middleware read.
 """
 
+from slokit.rules._alertmanager import alertmanager_config, render_alertmanager
 from slokit.rules._budget import (
     BudgetReport,
     budget_json,
@@ -25,6 +26,7 @@ __all__ = [
     "FINOPS_ALERTS",
     "FINOPS_SERIES",
     "SLIQueries",
+    "alertmanager_config",
     "budget_json",
     "budget_report",
     "dashboard",
@@ -32,6 +34,7 @@ __all__ = [
     "format_share",
     "format_span",
     "import_openslo",
+    "render_alertmanager",
     "render_budget",
     "render_dashboard",
     "render_finops_tests",

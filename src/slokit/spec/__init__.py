@@ -7,6 +7,7 @@ rates, ratios and bytes.
 
 from __future__ import annotations
 
+from slokit.spec._alertmanager import SEVERITIES, AlertReceiver, AlertRouting
 from slokit.spec._budgets import Budget, BudgetThreshold
 from slokit.spec._cost import Cost, CostPrices
 from slokit.spec._flow import Choice, Pick, flow_steps
@@ -52,6 +53,8 @@ from slokit.spec._units import (
 # Plain sorted() order, which the repo-wide public-API test checks (ruff's RUF022 would put
 # the all-caps names first).
 __all__ = [
+    "AlertReceiver",
+    "AlertRouting",
     "Alerting",
     "BUILTIN_RESOURCES",
     "Budget",
@@ -77,6 +80,7 @@ __all__ = [
     "RateStage",
     "Resources",
     "Route",
+    "SEVERITIES",
     "SLIQuery",
     "SLO",
     "SLOOverride",

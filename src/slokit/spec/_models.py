@@ -9,6 +9,7 @@ from pydantic import BeforeValidator, Field, WithJsonSchema
 from pydantic.json_schema import SkipJsonSchema
 
 from slokit.errors import UsageError
+from slokit.spec._alertmanager import AlertRouting
 from slokit.spec._base import Issue, SpecModel, Text, Url, describe, integer, issue, suggest
 from slokit.spec._budgets import Budget
 from slokit.spec._cost import PRICES, Cost, CostPrices, merge_costs
@@ -285,6 +286,8 @@ class Spec(SpecModel):
     """What serving costs: prices a million requests at the rates the runs measure."""
     budgets: Annotated[dict[Name, Budget], _empty_as(dict)] = Field(default_factory=dict)
     """Monthly cost budgets: ``slokit rules`` alerts on their spend."""
+    alertmanager: AlertRouting | None = None
+    """Where the alerts go by severity: ``slokit rules --alertmanager`` writes the config."""
     base_dir: SkipJsonSchema[str] = Field(default=".", exclude=True)
     """Directory of the spec file; scripts and data files are relative to it."""
 
