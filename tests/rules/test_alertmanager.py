@@ -22,6 +22,9 @@ service: orders-api
 slos:
   availability: {objective: 99.9%}
   latency: {route: GET /api/orders, objective: 95%, latency: 300ms}
+alerts:
+  HighLatency: {when: "p95(GET /api/orders) > 300ms", for: 5m, severity: high}
+  DiskFull: {when: "disk_free(/) < 10%", for: 15m, severity: low}
 budgets:
   monthly:
     amount: 2000
@@ -93,6 +96,7 @@ def test_every_generated_alert_reaches_the_receiver_of_its_severity(written: Pat
     alerts = [r for g in rule_groups(spec) for r in g["rules"] if "alert" in r]
     names = {r["alert"] for r in alerts}
     assert {ALERTS["page"], ALERTS["ticket"], ALERTS["absent"], *FINOPS_ALERTS.values()} <= names
+    assert {"HighLatency", "DiskFull"} <= names  # threshold alerts: high pages, low tickets
     for rule in alerts:
         labels = {k: v for k, v in rule["labels"].items() if k != "service"}
         got = _routes(written, alertname=rule["alert"], service="orders-api", **labels)

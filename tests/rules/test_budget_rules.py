@@ -161,4 +161,4 @@ def test_rules_from_budgets_alone(tmp_path: Path) -> None:
     spec.write_text("service: s\n", encoding="utf-8")
     none = run_slokit("rules", str(spec))
     assert none.returncode == 2
-    assert "no SLOs and no budgets" in none.stderr
+    assert "no SLOs, alerts or budgets" in none.stderr

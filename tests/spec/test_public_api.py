@@ -42,6 +42,8 @@ PUBLIC = {
     "Scenario",
     "Spec",
     "Step",
+    "ThresholdAlert",
+    "Watch",
     "Choice",
     "flow_steps",
     "VUStage",

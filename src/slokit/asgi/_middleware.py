@@ -192,7 +192,8 @@ class SlokitMiddleware:
         live = opts.slo and bool(opts.slos)
         if opts.metrics or live:
             buckets = latency_buckets(
-                [t.latency for t in opts.slos if t.latency is not None],
+                [t.latency for t in opts.slos if t.latency is not None]
+                + list(opts.alert_latencies),
                 opts.buckets or DEFAULT_BUCKETS,
             )
             if opts.metrics:

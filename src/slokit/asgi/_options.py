@@ -60,6 +60,8 @@ class Options:
     """A prometheus_client CollectorRegistry; None means the default REGISTRY."""
     buckets: tuple[float, ...] = ()
     """Extra latency bucket edges (seconds); every SLO threshold is always added."""
+    alert_latencies: tuple[float, ...] = ()
+    """The latency thresholds of the spec's alerts: bucket edges too, so they count exactly."""
     probes: bool = True
     livez_path: str = "/livez"
     readyz_path: str = "/readyz"
@@ -173,6 +175,9 @@ def _from_spec(spec: Spec) -> dict[str, Any]:
         "concurrency": g.concurrency,
         "latency_target": g.latency_target,
         "body_timeout": g.body_timeout,
+        "alert_latencies": tuple(
+            a.watch.threshold for a in spec.alerts.values() if a.watch.kind == "latency"
+        ),
     }
 
 

@@ -21,6 +21,7 @@ from slokit.rules import (
     render_finops_tests,
     render_rules,
     render_tests,
+    render_threshold_tests,
 )
 from slokit.spec import load_spec
 
@@ -73,10 +74,10 @@ def rules(
     spend, projection and week-over-week alerts of its budgets."""
     try:
         loaded = load_spec(spec)
-        if not loaded.slos and not loaded.budgets:
+        if not loaded.slos and not loaded.budgets and not loaded.alerts:
             raise UsageError(
-                f"{spec} has no SLOs and no budgets: add some under `slos:` or `budgets:` to "
-                "get rules"
+                f"{spec} has no SLOs, alerts or budgets: add some under `slos:`, `alerts:` or "
+                "`budgets:` to get rules"
             )
         if test and out_file is None:
             raise UsageError("--test writes a file next to the rule file: give --out FILE too")
@@ -101,6 +102,12 @@ def rules(
                 test_file = out_file.with_name(out_file.stem + ".test.yml")
                 test_file.write_text(tests, encoding="utf-8")
                 written.append(test_file)
+            thresholds = render_threshold_tests(loaded, out_file.name)
+            if thresholds is not None:
+                alerts_file = out_file.with_name(out_file.stem + ".alerts.test.yml")
+                alerts_file.write_text(thresholds[0], encoding="utf-8")
+                written.append(alerts_file)
+                notes += thresholds[1]
             budgets = render_finops_tests(loaded, out_file.name)
             if budgets is not None:
                 # Their own file: a month of series wants a 10-minute evaluation interval,

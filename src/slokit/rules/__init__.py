@@ -20,6 +20,7 @@ from slokit.rules._openslo_import import import_openslo
 from slokit.rules._promtool import render_tests
 from slokit.rules._rules import render_rules, rule_groups
 from slokit.rules._sli import SLIQueries, sli_queries
+from slokit.rules._thresholds import render_threshold_tests
 
 __all__ = [
     "BudgetReport",
@@ -40,6 +41,7 @@ __all__ = [
     "render_finops_tests",
     "render_rules",
     "render_tests",
+    "render_threshold_tests",
     "rule_groups",
     "sli_queries",
 ]

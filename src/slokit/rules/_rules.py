@@ -32,6 +32,7 @@ import yaml
 from slokit.errors import UsageError
 from slokit.rules._finops import finops_groups
 from slokit.rules._sli import SLIQueries, prom_duration, sli_queries
+from slokit.rules._thresholds import threshold_groups
 from slokit.spec import SLO, Alerting, Spec, format_duration
 
 __all__ = [
@@ -271,7 +272,8 @@ def _absent_alert(spec: Spec, name: str, slo: SLO, queries: SLIQueries) -> dict[
 
 
 def rule_groups(spec: Spec, buckets: Iterable[float] | None = None) -> list[dict[str, Any]]:
-    """The rule groups for every SLO of ``spec``, in spec order, then its budgets'."""
+    """The rule groups for every SLO of ``spec``, in spec order, then its threshold alerts'
+    and its budgets'."""
     groups = []
     edges = list(buckets) if buckets is not None else None
     for name, slo in spec.slos.items():
@@ -289,7 +291,7 @@ def rule_groups(spec: Spec, buckets: Iterable[float] | None = None) -> list[dict
                 "rules": [*_burn_alerts(spec, name, slo), _absent_alert(spec, name, slo, queries)],
             }
         )
-    return groups + finops_groups(spec)
+    return groups + threshold_groups(spec) + finops_groups(spec)
 
 
 class PlainDumper(yaml.SafeDumper):

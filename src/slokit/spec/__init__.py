@@ -8,6 +8,7 @@ rates, ratios and bytes.
 from __future__ import annotations
 
 from slokit.spec._alertmanager import SEVERITIES, AlertReceiver, AlertRouting
+from slokit.spec._alerts import ThresholdAlert, Watch
 from slokit.spec._budgets import Budget, BudgetThreshold
 from slokit.spec._cost import Cost, CostPrices
 from slokit.spec._flow import Choice, Pick, flow_steps
@@ -88,7 +89,9 @@ __all__ = [
     "Scenario",
     "Spec",
     "Step",
+    "ThresholdAlert",
     "VUStage",
+    "Watch",
     "flow_steps",
     "format_duration",
     "json_schema",

@@ -10,6 +10,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from slokit.errors import UsageError
 from slokit.spec._alertmanager import AlertRouting
+from slokit.spec._alerts import DEFAULT_SEVERITIES, Priority, ThresholdAlert
 from slokit.spec._base import Issue, SpecModel, Text, Url, describe, integer, issue, suggest
 from slokit.spec._budgets import Budget
 from slokit.spec._cost import PRICES, Cost, CostPrices, merge_costs
@@ -68,6 +69,10 @@ class Alerting(SpecModel):
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
     runbook: Url | None = None
+    severities: dict[Priority, Literal["page", "ticket", "info"]] = Field(
+        default_factory=lambda: dict(DEFAULT_SEVERITIES)
+    )
+    """A threshold alert's priority -> the severity label its route reads (spec-wide only)."""
 
 
 class SLO(SpecModel):
@@ -286,6 +291,8 @@ class Spec(SpecModel):
     """What serving costs: prices a million requests at the rates the runs measure."""
     budgets: Annotated[dict[Name, Budget], _empty_as(dict)] = Field(default_factory=dict)
     """Monthly cost budgets: ``slokit rules`` alerts on their spend."""
+    alerts: Annotated[dict[Text, ThresholdAlert], _empty_as(dict)] = Field(default_factory=dict)
+    """Threshold alerts (``p95(GET /x) > 300ms for 5m``) beside the burn-rate ones."""
     alertmanager: AlertRouting | None = None
     """Where the alerts go by severity: ``slokit rules --alertmanager`` writes the config."""
     base_dir: SkipJsonSchema[str] = Field(default=".", exclude=True)

@@ -1,0 +1,271 @@
+"""The spec's ``alerts:`` as Prometheus alerting rules, and their promtool tests.
+
+PromQL per kind (``W`` is the alert's ``over``, 5m; the spec's selector on the service's own
+series):
+
+- ``p95(ROUTE) > 300ms``: more than 5 % of the route's requests slower than 300 ms over W,
+  read from the duration histogram's 300 ms bucket (slokit.asgi makes every alert threshold
+  an edge, so the share is exact, never interpolated as ``histogram_quantile`` would);
+- ``error_rate(ROUTE) > 1%``: the 5xx share over W; ``rate_limited(ROUTE) > 1/s``: 429s per
+  second over W;
+- ``breaker_open(NAME) > 1m``: the breaker's ``slokit_circuit_breaker_state{state="open"}``
+  is 1, held for that long;
+- ``rss``, ``cpu``: ``process_resident_memory_bytes`` and the rate of
+  ``process_cpu_seconds_total`` (the busiest process); ``disk_free(MOUNT)``: node exporter's
+  available / size bytes of that mount point; ``value(SELECTOR)``: the series as given.
+
+Each rule carries ``severity`` (the ``alerting.severities`` mapping of its priority: what the
+Alertmanager routes read) and ``priority`` labels.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from slokit.rules._sli import DURATION_METRIC, REQUESTS_METRIC, le_pattern, prom_duration
+from slokit.spec import Spec, ThresholdAlert, Watch, format_duration
+
+__all__ = ["render_threshold_tests", "threshold_groups", "threshold_rule"]
+
+_BREAKER = "slokit_circuit_breaker_state"
+_SELECTOR = re.compile(r"\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?:\{(.*)\})?\s*\Z")
+
+
+def _q(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _m(*parts: str | None) -> str:
+    kept = [p for p in parts if p]
+    return "{" + ",".join(kept) + "}" if kept else ""
+
+
+def _route(watch: Watch) -> list[str]:
+    if watch.route is None:
+        return []
+    found = [f'route="{_q(watch.route.path)}"']
+    if watch.route.method != "*":
+        found.append(f'method="{watch.route.method}"')
+    return found
+
+
+def _num(value: float) -> str:
+    return f"{value:.10g}"
+
+
+_SERVER_ERROR = 'status=~"5.."'
+_LIMITED = 'status="429"'
+_OPEN = 'state="open"'
+
+
+def _expr(spec: Spec, alert: ThresholdAlert) -> str:
+    w, sel = alert.watch, spec.prometheus.selector
+    window = prom_duration(alert.over)
+    route = _route(w)
+    than = f"{w.op} {_num(w.threshold)}"
+    if w.kind == "latency":
+        le = f'le=~"{le_pattern(w.threshold)}"'
+        fast = f"sum(rate({DURATION_METRIC}_bucket{_m(sel, *route, le)}[{window}]))"
+        total = f"sum(rate({DURATION_METRIC}_count{_m(sel, *route)}[{window}]))"
+        # pNN above t <=> more than (1 - NN %) of the requests slower than t.
+        return f"(1 - {fast} / {total}) {w.op} {_num(1 - (w.quantile or 0.0))}"
+    if w.kind == "error_rate":
+        bad = f"sum(rate({REQUESTS_METRIC}{_m(sel, *route, _SERVER_ERROR)}[{window}]))"
+        total = f"sum(rate({REQUESTS_METRIC}{_m(sel, *route)}[{window}]))"
+        # No 5xx series at all is no errors: 0, not "no data".
+        return f"(({bad}) or vector(0)) / {total} {than}"
+    if w.kind == "rate_limited":
+        limited = f"sum(rate({REQUESTS_METRIC}{_m(sel, *route, _LIMITED)}[{window}]))"
+        return f"(({limited}) or vector(0)) {than}"
+    if w.kind == "breaker_open":
+        name = f'breaker="{_q(w.arg or "")}"'
+        return f"max({_BREAKER}{_m(sel, name, _OPEN)}) == 1"
+    if w.kind == "rss":
+        return f"max(process_resident_memory_bytes{_m(sel)}) {than}"
+    if w.kind == "cpu":
+        return f"max(rate(process_cpu_seconds_total{_m(sel)}[{window}])) {than}"
+    if w.kind == "disk_free":
+        mount = f'mountpoint="{_q(w.arg or "/")}"'
+        avail, size = (
+            f"node_filesystem_avail_bytes{{{mount}}}",
+            f"node_filesystem_size_bytes{{{mount}}}",
+        )
+        return f"min({avail} / {size}) {than}"
+    return f"max({w.arg}) {than}"
+
+
+def _hold(alert: ThresholdAlert) -> float:
+    w = alert.watch
+    return float(w.threshold if w.kind == "breaker_open" else alert.hold)
+
+
+def threshold_rule(spec: Spec, name: str, alert: ThresholdAlert) -> dict[str, Any]:
+    """The alerting rule of one ``alerts:`` entry."""
+    severity = spec.alerting.severities.get(alert.severity, "ticket")
+    hold = _hold(alert)
+    summary = alert.summary or f"{spec.service}: {alert.when} for {format_duration(hold)}"
+    annotations = {
+        "summary": summary,
+        "description": alert.description
+        or f"{alert.when} has held for {format_duration(hold)} ({alert.severity}).",
+        **spec.alerting.annotations,
+    }
+    if spec.alerting.runbook is not None:
+        annotations["runbook_url"] = spec.alerting.runbook
+    return {
+        "alert": name,
+        "expr": _expr(spec, alert),
+        "for": prom_duration(hold),
+        "labels": {
+            "severity": severity,
+            "priority": alert.severity,
+            "service": spec.service,
+            **spec.alerting.labels,
+            **alert.labels,
+        },
+        "annotations": annotations,
+    }
+
+
+def threshold_groups(spec: Spec) -> list[dict[str, Any]]:
+    """One group with every threshold alert of the spec (none without ``alerts:``)."""
+    if not spec.alerts:
+        return []
+    slug = re.sub(r"[^a-z0-9]+", "-", spec.service.lower()).strip("-") or "service"
+    rules = [threshold_rule(spec, name, alert) for name, alert in spec.alerts.items()]
+    return [{"name": f"slokit-{slug}-threshold-alerts", "rules": rules}]
+
+
+# --- promtool tests ---------------------------------------------------------------------
+
+_PER_MIN = 600
+"""Requests a minute in the synthetic traffic."""
+
+
+def _beyond(w: Watch, breached: bool, scale: float = 1.0) -> float:
+    """A value on the firing side of the threshold (``breached``) or well inside it."""
+    t = w.threshold * scale
+    high = w.op in (">", ">=")
+    if breached == high:
+        return t * 2 if t > 0 else 1.0
+    return t / 2
+
+
+def _counter(rate_per_min: float, minutes: int) -> str:
+    return f"0+{_num(rate_per_min)}x{minutes}"
+
+
+def _series(
+    spec: Spec, alert: ThresholdAlert, breached: bool, minutes: int
+) -> list[dict[str, str]] | None:
+    from slokit.rules._promtool import selector_labels  # _promtool imports the rule file
+
+    w = alert.watch
+    base = selector_labels(spec.prometheus.selector)
+    if base is None:
+        return None
+    route = {}
+    if w.route is not None:
+        route = {
+            "route": w.route.path,
+            "method": "GET" if w.route.method == "*" else w.route.method,
+        }
+
+    def named(metric: str, labels: dict[str, str]) -> str:
+        inner = ",".join(f'{k}="{v}"' for k, v in labels.items())
+        return f"{metric}{{{inner}}}"
+
+    def one(metric: str, labels: dict[str, str], values: str) -> dict[str, str]:
+        return {"series": named(metric, labels), "values": values}
+
+    if w.kind == "latency":
+        slow = min(1.0, _beyond(Watch("value", w.op, 1 - (w.quantile or 0.0)), breached))
+        labels = {**base, **route, "status_class": "2xx"}
+        edge = {**labels, "le": repr(float(w.threshold))}
+        return [
+            one(f"{DURATION_METRIC}_count", labels, _counter(_PER_MIN, minutes)),
+            one(f"{DURATION_METRIC}_bucket", edge, _counter(_PER_MIN * (1 - slow), minutes)),
+        ]
+    if w.kind == "error_rate":
+        bad = min(1.0, _beyond(w, breached)) * _PER_MIN
+        labels = {**base, **route}
+        return [
+            one(REQUESTS_METRIC, {**labels, "status": "500"}, _counter(bad, minutes)),
+            one(REQUESTS_METRIC, {**labels, "status": "200"}, _counter(_PER_MIN - bad, minutes)),
+        ]
+    if w.kind == "rate_limited":
+        labels = {**base, **route, "status": "429"}
+        return [one(REQUESTS_METRIC, labels, _counter(_beyond(w, breached) * 60, minutes))]
+    if w.kind == "breaker_open":
+        labels = {**base, "breaker": w.arg or "", "state": "open"}
+        return [one(_BREAKER, labels, f"{1 if breached else 0}x{minutes}")]
+    if w.kind == "rss":
+        value = _num(_beyond(w, breached))
+        return [one("process_resident_memory_bytes", base, f"{value}x{minutes}")]
+    if w.kind == "cpu":
+        per_min = _beyond(w, breached) * 60
+        return [one("process_cpu_seconds_total", base, _counter(per_min, minutes))]
+    if w.kind == "disk_free":
+        size = 1e11
+        mount = {"mountpoint": w.arg or "/"}
+        avail = _num(size * min(1.0, _beyond(w, breached)))
+        return [
+            one("node_filesystem_size_bytes", mount, f"{_num(size)}x{minutes}"),
+            one("node_filesystem_avail_bytes", mount, f"{avail}x{minutes}"),
+        ]
+    found = _SELECTOR.match(w.arg or "")
+    own = selector_labels(found.group(2)) if found else None
+    if found is None or own is None:
+        return None
+    labels = own
+    return [
+        {
+            "series": named(found.group(1), labels),
+            "values": f"{_num(_beyond(w, breached))}x{minutes}",
+        }
+    ]
+
+
+def render_threshold_tests(spec: Spec, rule_file: str) -> tuple[str, list[str]] | None:
+    """promtool tests for the spec's threshold alerts: per alert, a world past its threshold
+    (it fires once its ``for`` has passed, with its exact labels and annotations) and one
+    well inside it (it must not). None without ``alerts:``."""
+    if not spec.alerts:
+        return None
+    import yaml
+
+    from slokit.rules._rules import PlainDumper
+
+    notes, tests = [], []
+    for name, alert in spec.alerts.items():
+        hold = _hold(alert)
+        eval_min = int((hold + alert.over) // 60) + 10
+        rule = threshold_rule(spec, name, alert)
+        for world, breached in (("breached", True), ("normal", False)):
+            series = _series(spec, alert, breached, eval_min + 5)
+            if series is None:
+                notes.append(
+                    f'alert {name}: its series use more than plain label="value" matchers, so '
+                    "synthetic series cannot match them: not tested"
+                )
+                break
+            expected = (
+                [{"exp_labels": dict(rule["labels"]), "exp_annotations": dict(rule["annotations"])}]
+                if breached
+                else []
+            )
+            tests.append(
+                {
+                    "name": f"{spec.service} alert {name}: {world}",
+                    "interval": "1m",
+                    "input_series": series,
+                    "alert_rule_test": [
+                        {"eval_time": f"{eval_min}m", "alertname": name, "exp_alerts": expected}
+                    ],
+                }
+            )
+    document = {"rule_files": [rule_file], "evaluation_interval": "1m", "tests": tests}
+    head = "# Generated by `slokit rules --test`: run `promtool test rules` on this file.\n"
+    text = yaml.dump(document, Dumper=PlainDumper, sort_keys=False, width=1000, allow_unicode=True)
+    return head + text, notes
