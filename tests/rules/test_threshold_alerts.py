@@ -59,9 +59,7 @@ def test_promtool_accepts_the_alerts_and_their_tests_pass(tmp_path: Path) -> Non
     tested = _promtool("test", "rules", str(tests))
     assert tested.returncode == 0, tested.stdout + tested.stderr
     document = yaml.safe_load(tests.read_text(encoding="utf-8"))
-    fired = {
-        t["name"]: bool(t["alert_rule_test"][0]["exp_alerts"]) for t in document["tests"]
-    }
+    fired = {t["name"]: bool(t["alert_rule_test"][0]["exp_alerts"]) for t in document["tests"]}
     # Every alert in two worlds: it fires past its threshold, and only there.
     assert len(fired) == 20
     assert all(v == n.endswith(": breached") for n, v in fired.items())
@@ -98,7 +96,9 @@ def test_the_severity_matrix_and_labels() -> None:
     assert rules["CPUHigh"]["expr"] == (
         'max(rate(process_cpu_seconds_total{job="horoscope"}[10m])) > 0.8'
     )
-    assert rules["HighLatency"]["annotations"]["runbook_url"] == "https://runbooks.example/horoscope"
+    assert (
+        rules["HighLatency"]["annotations"]["runbook_url"] == "https://runbooks.example/horoscope"
+    )
     assert rules["HighLatency"]["annotations"]["summary"] == (
         "horoscope-api: p95(GET /api/horoscopes/daily) > 300ms for 5m"
     )
