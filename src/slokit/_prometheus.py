@@ -11,13 +11,21 @@ from typing import Any, Literal
 
 __all__ = ["Family", "families"]
 
-Family = tuple[Literal["counter", "gauge"], str, str, Sequence[str]]
+Family = tuple[Literal["counter", "gauge", "histogram"], str, str, Sequence[str]]
 """``(kind, name, help, labels)`` of one metric family."""
 
 
 def families(*declared: Family) -> list[Any]:
     """Fresh, empty metric families for one scrape, in the order declared."""
-    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+    from prometheus_client.core import (
+        CounterMetricFamily,
+        GaugeMetricFamily,
+        HistogramMetricFamily,
+    )
 
-    kinds = {"counter": CounterMetricFamily, "gauge": GaugeMetricFamily}
+    kinds = {
+        "counter": CounterMetricFamily,
+        "gauge": GaugeMetricFamily,
+        "histogram": HistogramMetricFamily,
+    }
     return [kinds[kind](name, text, labels=list(labels)) for kind, name, text, labels in declared]

@@ -15,6 +15,7 @@ PUBLIC = {
     "BUILTIN_RESOURCES",
     "Budget",
     "BudgetThreshold",
+    "Cache",
     "Capacity",
     "Prometheus",
     "SLIQuery",

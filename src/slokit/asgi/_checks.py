@@ -147,6 +147,7 @@ def checks_from_spec(
             config=None if dep.config is None else os.path.join(base_dir, dep.config),
         )
         for name, dep in dependencies.items()
+        if dep.probe
     ]
 
 

@@ -23,6 +23,7 @@ from slokit.rules import (
     render_tests,
     render_threshold_tests,
 )
+from slokit.rules._thresholds import all_threshold_alerts
 from slokit.spec import load_spec
 
 
@@ -74,7 +75,7 @@ def rules(
     spend, projection and week-over-week alerts of its budgets."""
     try:
         loaded = load_spec(spec)
-        if not loaded.slos and not loaded.budgets and not loaded.alerts:
+        if not (loaded.slos or loaded.budgets or all_threshold_alerts(loaded)):
             raise UsageError(
                 f"{spec} has no SLOs, alerts or budgets: add some under `slos:`, `alerts:` or "
                 "`budgets:` to get rules"

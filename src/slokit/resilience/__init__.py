@@ -54,6 +54,7 @@ from slokit.resilience._deadline import (
 )
 from slokit.resilience._fallback import StaleCache, fallback, served_stale
 from slokit.resilience._metrics import install_metrics
+from slokit.resilience._observed import CacheStats, cache_stats, dependency_stats
 from slokit.resilience._propagation import add_header_source, outgoing_headers
 from slokit.resilience._retry import RetryBudget, is_idempotent, parse_retry_after, retry
 from slokit.resilience._shared import SharedBreakers
@@ -69,6 +70,7 @@ __all__ = [
     "Bulkhead",
     "BulkheadFullError",
     "BulkheadStats",
+    "CacheStats",
     "CircuitBreaker",
     "CircuitOpenError",
     "DEADLINE_HEADER",
@@ -81,11 +83,13 @@ __all__ = [
     "State",
     "add_header_source",
     "breakers",
+    "cache_stats",
     "current_deadline",
     "deadline",
     "deadline_from_headers",
     "deadline_headers",
     "default_registry",
+    "dependency_stats",
     "enter_deadline",
     "exit_deadline",
     "fallback",

@@ -24,6 +24,7 @@ Outgoing requests also carry the current trace context, request id and deadline
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,7 @@ from slokit.resilience._breaker import CircuitBreaker
 from slokit.resilience._bulkhead import Bulkhead
 from slokit.resilience._clock import asleep, seconds, sleep
 from slokit.resilience._deadline import current_deadline
+from slokit.resilience._observed import DependencyStats, dependency_stats
 from slokit.resilience._propagation import outgoing_headers
 from slokit.resilience._retry import RetryBudget, backoff_delays, is_idempotent, parse_retry_after
 
@@ -48,6 +50,7 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 class _Host:
     breaker: CircuitBreaker | None
     bulkhead: Bulkhead | None
+    stats: DependencyStats
 
 
 @dataclass
@@ -64,6 +67,8 @@ class _Policy:
     breaker_options: dict[str, Any] | None
     bulkhead: int | None
     bulkhead_wait: float
+    dependency: str | None = None
+    edges: tuple[float, ...] = ()
     hosts: dict[str, _Host] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -83,7 +88,9 @@ class _Policy:
                         bulkhead = Bulkhead(
                             key, max_concurrent=self.bulkhead, max_wait=self.bulkhead_wait
                         )
-                    found = self.hosts[key] = _Host(breaker, bulkhead)
+                    # Metrics by the spec's name for the dependency, else by its host.
+                    stats = dependency_stats(self.dependency or url.host, self.edges)
+                    found = self.hosts[key] = _Host(breaker, bulkhead, stats)
         return found
 
     def prepare(self, request: httpx.Request) -> float | None:
@@ -178,6 +185,8 @@ class _Tries:
         self._next = self._policy.next_delay(
             self._attempt, self._retryable or not sent, self._delays, None
         )
+        if self._next is not None:
+            self.host.stats.retried()
         return self._next is not None  # None: no retry left, the error propagates
 
     def keep(self, response: httpx.Response) -> bool:
@@ -188,6 +197,8 @@ class _Tries:
         self._next = self._policy.next_delay(
             self._attempt, self._retryable, self._delays, retry_after
         )
+        if self._next is not None:
+            self.host.stats.retried()
         return self._next is None
 
 
@@ -250,6 +261,8 @@ def _policy(
     breaker: dict[str, Any] | bool,
     bulkhead: int | None,
     bulkhead_wait: float,
+    dependency: str | None,
+    buckets: Collection[float],
 ) -> _Policy:
     if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
         raise UsageError(f"attempts must be a whole number >= 1, got {attempts!r}")
@@ -283,6 +296,8 @@ def _policy(
         breaker_options=options,
         bulkhead=bulkhead,
         bulkhead_wait=seconds("bulkhead_wait", bulkhead_wait),
+        dependency=_dependency_name(dependency),
+        edges=tuple(seconds("buckets", b) for b in buckets),
     )
 
 
@@ -299,7 +314,21 @@ _DEFAULTS: dict[str, Any] = {
     "breaker": True,
     "bulkhead": None,
     "bulkhead_wait": 0.0,
+    "dependency": None,
+    "buckets": (),
 }
+
+
+def _dependency_name(name: object) -> str | None:
+    if name is None:
+        return None
+    if not isinstance(name, str) or not name.strip():
+        raise UsageError(f"dependency must be the dependency's name (as in the spec), got {name!r}")
+    return name.strip()
+
+
+def _outcome(response: httpx.Response) -> str:
+    return "error" if response.status_code >= 500 or response.status_code == 429 else "success"
 
 
 def _policy_of(options: dict[str, Any]) -> _Policy:
@@ -315,7 +344,9 @@ class ResilientTransport(httpx.BaseTransport):
     ``max_backoff`` (full jitter), ``retry_budget`` (a shared :class:`RetryBudget`),
     ``retry_non_idempotent``, ``max_retry_after``, ``propagate`` (trace/deadline headers),
     ``breaker`` (True, False, or a dict of :class:`CircuitBreaker` options applied per host),
-    ``bulkhead`` (max concurrent calls per host) and ``bulkhead_wait``."""
+    ``bulkhead`` (max concurrent calls per host), ``bulkhead_wait``, ``dependency`` (the name
+    its metrics carry, as in the spec's ``dependencies:``; default: the host) and ``buckets``
+    (extra duration edges, such as the dependency SLO's latency)."""
 
     def __init__(self, transport: httpx.BaseTransport | None = None, **options: Any) -> None:
         self._inner = transport or httpx.HTTPTransport()
@@ -346,10 +377,14 @@ class ResilientTransport(httpx.BaseTransport):
     def _once(self, host: _Host, request: httpx.Request) -> httpx.Response:
         bulkhead = host.bulkhead
         if bulkhead is None:
-            return self._guarded(host.breaker, request)
-        bulkhead.__enter__()
+            return self._guarded(host, request)
         try:
-            response = self._guarded(host.breaker, request)
+            bulkhead.__enter__()
+        except BaseException:
+            host.stats.rejected()
+            raise
+        try:
+            response = self._guarded(host, request)
         except BaseException:
             bulkhead.__exit__(None, None, None)
             raise
@@ -357,16 +392,26 @@ class ResilientTransport(httpx.BaseTransport):
         response.stream = _Releasing(response.stream, lambda: bulkhead.__exit__(None, None, None))
         return response
 
-    def _guarded(self, breaker: CircuitBreaker | None, request: httpx.Request) -> httpx.Response:
-        if breaker is None:
-            return self._inner.handle_request(request)
-        started = breaker.acquire()
+    def _guarded(self, host: _Host, request: httpx.Request) -> httpx.Response:
+        breaker, stats = host.breaker, host.stats
+        started = 0.0
+        if breaker is not None:
+            try:
+                started = breaker.acquire()
+            except BaseException:
+                stats.rejected()
+                raise
+        began = time.perf_counter()
         try:
             response = self._inner.handle_request(request)
         except BaseException as exc:
-            breaker.on_error(started, exc)
+            stats.observe(time.perf_counter() - began, "transport_error")
+            if breaker is not None:
+                breaker.on_error(started, exc)
             raise
-        breaker.on_success(started, response)
+        stats.observe(time.perf_counter() - began, _outcome(response))
+        if breaker is not None:
+            breaker.on_success(started, response)
         return response
 
     def close(self) -> None:
@@ -399,10 +444,14 @@ class AsyncResilientTransport(httpx.AsyncBaseTransport):
     async def _once(self, host: _Host, request: httpx.Request) -> httpx.Response:
         bulkhead = host.bulkhead
         if bulkhead is None:
-            return await self._guarded(host.breaker, request)
-        await bulkhead.__aenter__()
+            return await self._guarded(host, request)
         try:
-            response = await self._guarded(host.breaker, request)
+            await bulkhead.__aenter__()
+        except BaseException:
+            host.stats.rejected()
+            raise
+        try:
+            response = await self._guarded(host, request)
         except BaseException:
             await bulkhead.__aexit__(None, None, None)
             raise
@@ -411,18 +460,26 @@ class AsyncResilientTransport(httpx.AsyncBaseTransport):
         )
         return response
 
-    async def _guarded(
-        self, breaker: CircuitBreaker | None, request: httpx.Request
-    ) -> httpx.Response:
-        if breaker is None:
-            return await self._inner.handle_async_request(request)
-        started = breaker.acquire()
+    async def _guarded(self, host: _Host, request: httpx.Request) -> httpx.Response:
+        breaker, stats = host.breaker, host.stats
+        started = 0.0
+        if breaker is not None:
+            try:
+                started = breaker.acquire()
+            except BaseException:
+                stats.rejected()
+                raise
+        began = time.perf_counter()
         try:
             response = await self._inner.handle_async_request(request)
         except BaseException as exc:
-            breaker.on_error(started, exc)
+            stats.observe(time.perf_counter() - began, "transport_error")
+            if breaker is not None:
+                breaker.on_error(started, exc)
             raise
-        breaker.on_success(started, response)
+        stats.observe(time.perf_counter() - began, _outcome(response))
+        if breaker is not None:
+            breaker.on_success(started, response)
         return response
 
     async def aclose(self) -> None:

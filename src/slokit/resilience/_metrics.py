@@ -1,4 +1,5 @@
-"""Prometheus metrics of the circuit breakers, read at scrape time from their statistics.
+"""Prometheus metrics of the circuit breakers, the dependencies and the named caches, read at
+scrape time from their statistics.
 
 Nothing is counted per call for this: a custom collector walks the breaker registry when
 Prometheus scrapes, so a breaker costs the same with or without metrics. prometheus-client is
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from slokit.errors import UsageError
 from slokit.resilience._breaker import BreakerRegistry, State, default_registry
+from slokit.resilience._observed import cache_readings, dependency_readings
 
 if TYPE_CHECKING:  # resilience stands alone: the helper is imported with prometheus-client
     from slokit._prometheus import Family
@@ -58,6 +60,54 @@ _FAMILIES: tuple[Family, ...] = (
 )
 
 
+_OBSERVED: tuple[Family, ...] = (
+    (
+        "histogram",
+        "slokit_dependency_request_duration_seconds",
+        "Duration of each attempt at a dependency's call (ResilientTransport).",
+        ("dependency",),
+    ),
+    (
+        "counter",
+        "slokit_dependency_requests",
+        "Attempts at each dependency by outcome (success, error, transport_error, rejected).",
+        ("dependency", "outcome"),
+    ),
+    (
+        "counter",
+        "slokit_dependency_retries",
+        "Retries of calls to each dependency.",
+        ("dependency",),
+    ),
+    (
+        "counter",
+        "slokit_cache_requests",
+        "Lookups of each named cache by result (hit, miss, stale).",
+        ("cache", "result"),
+    ),
+    ("gauge", "slokit_cache_entries", "Entries each named cache holds.", ("cache",)),
+)
+
+
+def _observed() -> Iterator[Any]:
+    from slokit._prometheus import families
+
+    duration, requests, retries, lookups, entries = families(*_OBSERVED)
+    for dep in dependency_readings():
+        buckets = [(f"{edge:g}", n) for edge, n in zip(dep.edges, dep.buckets, strict=False)]
+        buckets.append(("+Inf", dep.buckets[-1]))
+        duration.add_metric([dep.name], buckets, dep.total_seconds)
+        for outcome, n in dep.outcomes.items():
+            requests.add_metric([dep.name, outcome], n)
+        retries.add_metric([dep.name], dep.retries)
+    for cache in cache_readings():
+        for result, n in (("hit", cache.hits), ("miss", cache.misses), ("stale", cache.stale)):
+            lookups.add_metric([cache.name, result], n)
+        if cache.entries is not None:
+            entries.add_metric([cache.name], cache.entries)
+    yield from (duration, requests, retries, lookups, entries)
+
+
 def _collector(breakers: BreakerRegistry) -> Any:
     from prometheus_client.registry import Collector
 
@@ -80,6 +130,7 @@ def _collector(breakers: BreakerRegistry) -> Any:
             for name, count in sorted(errors.items()):
                 shared.add_metric([name], count)
             yield from (state, calls, opened, shared)
+            yield from _observed()
 
     return BreakerCollector()
 

@@ -26,9 +26,20 @@ from typing import Any
 from slokit.rules._sli import DURATION_METRIC, REQUESTS_METRIC, le_pattern, prom_duration
 from slokit.spec import Spec, ThresholdAlert, Watch, format_duration
 
-__all__ = ["render_threshold_tests", "threshold_groups", "threshold_rule"]
+__all__ = [
+    "all_threshold_alerts",
+    "render_threshold_tests",
+    "threshold_groups",
+    "threshold_rule",
+]
 
 _BREAKER = "slokit_circuit_breaker_state"
+_DEP_DURATION = "slokit_dependency_request_duration_seconds"
+_DEP_REQUESTS = "slokit_dependency_requests_total"
+_CACHE = "slokit_cache_requests_total"
+_DEP_FAILED = 'outcome=~"error|transport_error"'
+_DEP_SENT = 'outcome!="rejected"'
+_HIT = 'result="hit"'
 _SELECTOR = re.compile(r"\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?:\{(.*)\})?\s*\Z")
 
 
@@ -85,6 +96,22 @@ def _expr(spec: Spec, alert: ThresholdAlert) -> str:
         return f"max(process_resident_memory_bytes{_m(sel)}) {than}"
     if w.kind == "cpu":
         return f"max(rate(process_cpu_seconds_total{_m(sel)}[{window}])) {than}"
+    if w.kind == "dependency_latency":
+        dep = f'dependency="{_q(w.arg or "")}"'
+        le = f'le=~"{le_pattern(w.threshold)}"'
+        fast = f"sum(rate({_DEP_DURATION}_bucket{_m(sel, dep, le)}[{window}]))"
+        total = f"sum(rate({_DEP_DURATION}_count{_m(sel, dep)}[{window}]))"
+        return f"(1 - {fast} / {total}) {w.op} {_num(1 - (w.quantile or 0.0))}"
+    if w.kind == "dependency_error_rate":
+        dep = f'dependency="{_q(w.arg or "")}"'
+        failed = f"sum(rate({_DEP_REQUESTS}{_m(sel, dep, _DEP_FAILED)}[{window}]))"
+        sent = f"sum(rate({_DEP_REQUESTS}{_m(sel, dep, _DEP_SENT)}[{window}]))"
+        return f"(({failed}) or vector(0)) / {sent} {than}"
+    if w.kind == "cache_hit_ratio":
+        cache = f'cache="{_q(w.arg or "")}"'
+        hits = f"sum(rate({_CACHE}{_m(sel, cache, _HIT)}[{window}]))"
+        lookups = f"sum(rate({_CACHE}{_m(sel, cache)}[{window}]))"
+        return f"(({hits}) or vector(0)) / {lookups} {than}"
     if w.kind == "disk_free":
         mount = f'mountpoint="{_q(w.arg or "/")}"'
         avail, size = (
@@ -128,12 +155,41 @@ def threshold_rule(spec: Spec, name: str, alert: ThresholdAlert) -> dict[str, An
     }
 
 
+def _implied(spec: Spec) -> list[tuple[str, ThresholdAlert]]:
+    """The alerts the spec's dependency and cache SLOs stand for, named by kind and labelled
+    with the dependency or cache (one alert name per kind, so Alertmanager groups them)."""
+    found = []
+    for name, dep in spec.dependencies.items():
+        if dep.latency is not None:
+            objective = dep.objective if dep.objective is not None else 0.95
+            when = f"dependency_p{objective * 100:g}({name}) > {format_duration(dep.latency)}"
+            found.append(("DependencyLatency", name, "dependency", when, 300.0, "medium"))
+        if dep.errors is not None:
+            when = f"dependency_error_rate({name}) > {dep.errors * 100:g}%"
+            found.append(("DependencyErrors", name, "dependency", when, 300.0, "medium"))
+    for name, cache in spec.caches.items():
+        when = f"cache_hit_ratio({name}) < {cache.hit_ratio * 100:g}%"
+        found.append(("CacheHitRatioLow", name, "cache", when, cache.hold, cache.severity))
+    alerts = []
+    for alert, name, key, when, hold, severity in found:
+        over = spec.caches[name].over if key == "cache" else 300.0
+        fields = {"when": when, "for": hold, "over": over, "severity": severity}
+        alerts.append((alert, ThresholdAlert.model_validate({**fields, "labels": {key: name}})))
+    return alerts
+
+
+def all_threshold_alerts(spec: Spec) -> list[tuple[str, ThresholdAlert]]:
+    """``alerts:`` and the alerts of the dependency and cache SLOs, as (alert name, alert)."""
+    return [*spec.alerts.items(), *_implied(spec)]
+
+
 def threshold_groups(spec: Spec) -> list[dict[str, Any]]:
-    """One group with every threshold alert of the spec (none without ``alerts:``)."""
-    if not spec.alerts:
+    """One group with every threshold alert of the spec (none without any)."""
+    alerts = all_threshold_alerts(spec)
+    if not alerts:
         return []
     slug = re.sub(r"[^a-z0-9]+", "-", spec.service.lower()).strip("-") or "service"
-    rules = [threshold_rule(spec, name, alert) for name, alert in spec.alerts.items()]
+    rules = [threshold_rule(spec, name, alert) for name, alert in alerts]
     return [{"name": f"slokit-{slug}-threshold-alerts", "rules": rules}]
 
 
@@ -214,6 +270,26 @@ def _series(
             one("node_filesystem_size_bytes", mount, f"{_num(size)}x{minutes}"),
             one("node_filesystem_avail_bytes", mount, f"{avail}x{minutes}"),
         ]
+    if w.kind == "dependency_latency":
+        slow = min(1.0, _beyond(Watch("value", w.op, 1 - (w.quantile or 0.0)), breached))
+        labels = {**base, "dependency": w.arg or ""}
+        edge = {**labels, "le": repr(float(w.threshold))}
+        return [
+            one(f"{_DEP_DURATION}_count", labels, _counter(_PER_MIN, minutes)),
+            one(f"{_DEP_DURATION}_bucket", edge, _counter(_PER_MIN * (1 - slow), minutes)),
+        ]
+    if w.kind in ("dependency_error_rate", "cache_hit_ratio"):
+        share = min(1.0, _beyond(w, breached)) * _PER_MIN
+        if w.kind == "dependency_error_rate":
+            metric, labels = _DEP_REQUESTS, {**base, "dependency": w.arg or ""}
+            key, named_share, rest = "outcome", "error", "success"
+        else:
+            metric, labels = _CACHE, {**base, "cache": w.arg or ""}
+            key, named_share, rest = "result", "hit", "miss"
+        return [
+            one(metric, {**labels, key: named_share}, _counter(share, minutes)),
+            one(metric, {**labels, key: rest}, _counter(_PER_MIN - share, minutes)),
+        ]
     found = _SELECTOR.match(w.arg or "")
     own = selector_labels(found.group(2)) if found else None
     if found is None or own is None:
@@ -227,18 +303,24 @@ def _series(
     ]
 
 
+def _which(alert: ThresholdAlert) -> str:
+    own = [f"{k}={v}" for k, v in alert.labels.items() if k in ("dependency", "cache")]
+    return f" ({', '.join(own)})" if own else ""
+
+
 def render_threshold_tests(spec: Spec, rule_file: str) -> tuple[str, list[str]] | None:
     """promtool tests for the spec's threshold alerts: per alert, a world past its threshold
     (it fires once its ``for`` has passed, with its exact labels and annotations) and one
     well inside it (it must not). None without ``alerts:``."""
-    if not spec.alerts:
+    alerts = all_threshold_alerts(spec)
+    if not alerts:
         return None
     import yaml
 
     from slokit.rules._rules import PlainDumper
 
     notes, tests = [], []
-    for name, alert in spec.alerts.items():
+    for name, alert in alerts:
         hold = _hold(alert)
         eval_min = int((hold + alert.over) // 60) + 10
         rule = threshold_rule(spec, name, alert)
@@ -257,7 +339,7 @@ def render_threshold_tests(spec: Spec, rule_file: str) -> tuple[str, list[str]] 
             )
             tests.append(
                 {
-                    "name": f"{spec.service} alert {name}: {world}",
+                    "name": f"{spec.service} alert {name}{_which(alert)}: {world}",
                     "interval": "1m",
                     "input_series": series,
                     "alert_rule_test": [

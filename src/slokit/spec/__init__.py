@@ -17,6 +17,7 @@ from slokit.spec._loader import load_spec, parse_spec
 from slokit.spec._models import (
     SLO,
     Alerting,
+    Cache,
     Dependency,
     Guards,
     Prometheus,
@@ -60,6 +61,7 @@ __all__ = [
     "BUILTIN_RESOURCES",
     "Budget",
     "BudgetThreshold",
+    "Cache",
     "Capacity",
     "Check",
     "Choice",

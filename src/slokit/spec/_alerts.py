@@ -46,7 +46,17 @@ __all__ = [
 
 Priority = Literal["critical", "high", "medium", "low"]
 Kind = Literal[
-    "latency", "error_rate", "rate_limited", "breaker_open", "rss", "cpu", "disk_free", "value"
+    "latency",
+    "error_rate",
+    "rate_limited",
+    "breaker_open",
+    "rss",
+    "cpu",
+    "disk_free",
+    "value",
+    "dependency_latency",
+    "dependency_error_rate",
+    "cache_hit_ratio",
 ]
 ALERT_KINDS: tuple[str, ...] = (
     "p50 p90 p95 p99 (ROUTE)",
@@ -57,11 +67,16 @@ ALERT_KINDS: tuple[str, ...] = (
     "cpu",
     "disk_free(MOUNTPOINT)",
     "value(SELECTOR)",
+    "dependency_p50 dependency_p90 dependency_p95 dependency_p99 (NAME)",
+    "dependency_error_rate(NAME)",
+    "cache_hit_ratio(NAME)",
 )
 _GRAMMAR = (
     "expected METRIC[(ARG)] OP VALUE, e.g. 'p95(GET /api/orders) > 300ms', "
     "'error_rate(POST /api/orders) > 1%', 'breaker_open(pricing) > 1m', 'rss > 512MiB', "
-    "'cpu > 80%', 'disk_free(/) < 10%', 'value(db_pool_in_use) > 80'"
+    "'cpu > 80%', 'disk_free(/) < 10%', 'value(db_pool_in_use) > 80', "
+    "'dependency_p95(openai) > 2s', 'dependency_error_rate(openai) > 5%', "
+    "'cache_hit_ratio(sessions) < 70%'"
 )
 _WHEN = re.compile(
     r"^\s*(?P<metric>[a-z_][a-z0-9_]*)\s*(?:\((?P<arg>.*)\))?\s*(?P<op><=|>=|<|>)\s*"
@@ -123,6 +138,8 @@ def parse_watch(text: str) -> Watch:
             return Watch("cpu", op, _share(value, "cpu"))
         if metric == "disk_free":
             return Watch("disk_free", op, _share(value, "disk_free"), arg=arg or "/")
+        if metric.startswith("dependency_") or metric == "cache_hit_ratio":
+            return _named(metric, arg, op, value)
         if metric == "value":
             if arg is None or not _SELECTOR.match(arg):
                 raise ValueError(
@@ -133,6 +150,19 @@ def parse_watch(text: str) -> Watch:
     except ValueError as exc:
         raise ValueError(f"invalid alert {text!r}: {exc}") from None
     raise ValueError(f"invalid alert {text!r}: unknown metric {metric!r}; {_GRAMMAR}")
+
+
+def _named(metric: str, arg: str | None, op: str, value: str) -> Watch:
+    if arg is None:
+        raise ValueError(f"{metric} needs the name: {metric}(NAME), as in the spec")
+    quantile = _QUANTILES.get(metric.removeprefix("dependency_"))
+    if quantile is not None:
+        return Watch("dependency_latency", op, parse_duration(value), quantile=quantile, arg=arg)
+    if metric == "dependency_error_rate":
+        return Watch("dependency_error_rate", op, parse_percent(value), arg=arg)
+    if metric == "cache_hit_ratio":
+        return Watch("cache_hit_ratio", op, parse_percent(value), arg=arg)
+    raise ValueError(f"unknown metric {metric!r}; {_GRAMMAR}")
 
 
 def _when(value: Any) -> Any:

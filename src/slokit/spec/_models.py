@@ -21,13 +21,24 @@ from slokit.spec._scenarios import Scenario
 from slokit.spec._units import (
     Duration,
     Objective,
+    Percent,
     PositiveDuration,
     PositiveRate,
     Size,
     parse_quota,
 )
 
-__all__ = ["SLO", "Alerting", "Dependency", "Guards", "Prometheus", "RateLimit", "SLIQuery", "Spec"]
+__all__ = [
+    "SLO",
+    "Alerting",
+    "Cache",
+    "Dependency",
+    "Guards",
+    "Prometheus",
+    "RateLimit",
+    "SLIQuery",
+    "Spec",
+]
 
 _THIRTY_DAYS = 30 * 86400.0
 
@@ -97,6 +108,16 @@ class SLO(SpecModel):
         return "latency" if self.latency is not None else "availability"
 
 
+class Cache(SpecModel):
+    """A named cache (``StaleCache(name=...)`` or ``cache_stats(name)``) and its SLO."""
+
+    hit_ratio: Percent
+    """Alert when fewer lookups than this hit over ``over`` for ``for``."""
+    hold: PositiveDuration = Field(default=900.0, alias="for")
+    over: PositiveDuration = 900.0
+    severity: Literal["critical", "high", "medium", "low"] = "medium"
+
+
 class Dependency(SpecModel):
     """Something the service needs to be ready, checked by ``/readyz``."""
 
@@ -108,9 +129,21 @@ class Dependency(SpecModel):
     config: Text | None = None
     """``kind: alembic``: the project's alembic.ini (relative to the spec); the database at
     ``url`` must be at its scripts' heads."""
+    probe: bool = True
+    """False: not checked by ``/readyz`` at all (a third-party API whose outage must not make
+    the service unready); its SLO below still becomes alerts."""
+    latency: PositiveDuration | None = None
+    """Dependency SLO: ``objective`` of the calls (95 %) within this (ResilientTransport's
+    ``slokit_dependency_request_duration_seconds``); an alert when more are slower."""
+    objective: Objective | None = None
+    errors: Percent | None = None
+    """Dependency SLO: at most this share of the calls fail (5xx, 429, no answer)."""
 
     @classmethod
     def _prepare(cls, data: dict[Any, Any]) -> tuple[dict[Any, Any], list[Issue]]:
+        if data.get("objective") is not None and data.get("latency") is None:
+            message = "objective is the share of calls within latency: give latency too"
+            return data, [issue(("objective",), message, data.get("objective"))]
         url = data.get("url")
         kind = data.get("kind")
         if kind == "alembic":
@@ -291,6 +324,8 @@ class Spec(SpecModel):
     """What serving costs: prices a million requests at the rates the runs measure."""
     budgets: Annotated[dict[Name, Budget], _empty_as(dict)] = Field(default_factory=dict)
     """Monthly cost budgets: ``slokit rules`` alerts on their spend."""
+    caches: Annotated[dict[Name, Cache], _empty_as(dict)] = Field(default_factory=dict)
+    """Named caches and their hit-ratio SLOs (``cache hit ratio < 70% for 15m``)."""
     alerts: Annotated[dict[Text, ThresholdAlert], _empty_as(dict)] = Field(default_factory=dict)
     """Threshold alerts (``p95(GET /x) > 300ms for 5m``) beside the burn-rate ones."""
     alertmanager: AlertRouting | None = None
