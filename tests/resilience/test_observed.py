@@ -170,3 +170,23 @@ def test_a_dependency_that_is_not_probed_is_not_a_readiness_check() -> None:
             "service: s\ndependencies:\n  a: {kind: http, url: 'http://h', objective: 95%}\n"
         )
     assert "give latency too" in str(caught.value)
+
+
+def test_the_dashboard_gets_dependency_and_cache_panels() -> None:
+    from slokit.rules import dashboard
+
+    model = dashboard(parse_spec(SPEC))
+    titles = [p["title"] for p in model["panels"]]
+    assert titles[titles.index("Dependencies") :] == [
+        "Dependencies",
+        "openai: latency p95",
+        "openai: error rate",
+        "geocode: latency p95",
+        "geocode: error rate",
+        "Caches",
+        "sessions: hit ratio",
+    ]
+    latency = model["panels"][titles.index("openai: latency p95")]
+    assert latency["targets"][0]["expr"].startswith("histogram_quantile(0.95, sum by (le)")
+    steps = latency["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert [s["value"] for s in steps] == [None, 2.0]

@@ -464,6 +464,98 @@ def _slo_row(spec: Spec, name: str, slo: SLO, layout: _Layout) -> list[dict[str,
 # -- the dashboard -----------------------------------------------------------------------
 
 
+def _dependency_row(spec: Spec, layout: _Layout) -> list[dict[str, Any]]:
+    """Seed 000's "OpenAI call latency and error rate" per dependency with an SLO, and the
+    hit ratio of every cache with one."""
+    selector = spec.prometheus.selector
+    panels: list[dict[str, Any]] = []
+    watched = {n: d for n, d in spec.dependencies.items() if d.latency or d.errors is not None}
+    if watched:
+        panels.append(layout.row("Dependencies"))
+    for name, dep in watched.items():
+        m = _matchers(selector, f'dependency="{_escape(name)}"')
+        duration = "slokit_dependency_request_duration_seconds"
+        objective = dep.objective if dep.objective is not None else 0.95
+        latency = (
+            f"histogram_quantile({_number(objective)}, sum by (le) "
+            f"(rate({duration}_bucket{m}[$__rate_interval])))"
+        )
+        panels.append(
+            layout.place(
+                _timeseries(
+                    f"{name}: latency p{objective * 100:g}",
+                    f"Calls to {name} through ResilientTransport(dependency={name!r}); the SLO "
+                    f"threshold {format_duration(dep.latency) if dep.latency else '-'} dashed.",
+                    _targets((latency, f"p{objective * 100:g}")),
+                    unit="s",
+                    thresholds=_steps(("green", None), ("red", dep.latency))
+                    if dep.latency
+                    else None,
+                    soft_min=0,
+                ),
+                8,
+                8,
+            )
+        )
+        requests = "slokit_dependency_requests_total"
+        failed = _matchers(
+            selector, f'dependency="{_escape(name)}"', 'outcome=~"error|transport_error"'
+        )
+        sent = _matchers(selector, f'dependency="{_escape(name)}"', 'outcome!="rejected"')
+        errors = (
+            f"sum(rate({requests}{failed}[$__rate_interval])) / "
+            f"sum(rate({requests}{sent}[$__rate_interval]))"
+        )
+        panels.append(
+            layout.place(
+                _timeseries(
+                    f"{name}: error rate",
+                    f"Share of the attempts at {name} that failed (5xx, 429, no answer).",
+                    _targets(
+                        (errors, "failed share"),
+                        (
+                            f"sum(rate(slokit_dependency_retries_total{m}[$__rate_interval]))",
+                            "retries/s",
+                        ),
+                    ),
+                    unit="percentunit",
+                    thresholds=_steps(("green", None), ("red", dep.errors))
+                    if dep.errors is not None
+                    else None,
+                    soft_min=0,
+                ),
+                8,
+                8,
+            )
+        )
+    if spec.caches:
+        panels.append(layout.row("Caches"))
+    for name, cache in spec.caches.items():
+        m = _matchers(selector, f'cache="{_escape(name)}"')
+        hit = _matchers(selector, f'cache="{_escape(name)}"', 'result="hit"')
+        lookups = "slokit_cache_requests_total"
+        ratio = (
+            f"sum(rate({lookups}{hit}[$__rate_interval])) / "
+            f"sum(rate({lookups}{m}[$__rate_interval]))"
+        )
+        panels.append(
+            layout.place(
+                _timeseries(
+                    f"{name}: hit ratio",
+                    f"Lookups of cache {name} that hit; the alert fires under "
+                    f"{_number(cache.hit_ratio * 100)}% for {format_duration(cache.hold)}.",
+                    _targets((ratio, "hit ratio")),
+                    unit="percentunit",
+                    thresholds=_steps(("red", None), ("green", cache.hit_ratio)),
+                    soft_min=0,
+                ),
+                8,
+                8,
+            )
+        )
+    return panels
+
+
 _CURRENCY_UNITS = {"USD", "EUR", "GBP", "JPY", "CHF", "CAD", "AUD", "INR", "SEK", "NOK", "DKK"}
 
 
@@ -561,6 +653,7 @@ def dashboard(spec: Spec, *, title: str | None = None, uid: str | None = None) -
     panels = _service_row(spec, layout)
     for name, slo in spec.slos.items():
         panels += _slo_row(spec, name, slo, layout)
+    panels += _dependency_row(spec, layout)
     for name, budget in spec.budgets.items():
         panels += _finops_row(spec, name, budget, layout)
     return {
