@@ -31,6 +31,8 @@ PUBLIC = {
     "Dependency",
     "Gate",
     "Guards",
+    "JobSLO",
+    "QueueSLO",
     "LoadOverrides",
     "PerVUIterations",
     "RampingArrivalRate",

@@ -75,7 +75,7 @@ def rules(
     spend, projection and week-over-week alerts of its budgets."""
     try:
         loaded = load_spec(spec)
-        if not (loaded.slos or loaded.budgets or all_threshold_alerts(loaded)):
+        if not (loaded.slos or loaded.jobs or loaded.budgets or all_threshold_alerts(loaded)):
             raise UsageError(
                 f"{spec} has no SLOs, alerts or budgets: add some under `slos:`, `alerts:` or "
                 "`budgets:` to get rules"
@@ -98,7 +98,7 @@ def rules(
         written = [out_file] + ([alertmanager] if alertmanager is not None else [])
         if test:
             notes: list[str] = []
-            if loaded.slos:
+            if loaded.slos or loaded.jobs:
                 tests, notes = render_tests(loaded, out_file.name)
                 test_file = out_file.with_name(out_file.stem + ".test.yml")
                 test_file.write_text(tests, encoding="utf-8")

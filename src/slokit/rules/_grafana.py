@@ -29,6 +29,7 @@ import re
 from typing import Any
 
 from slokit.rules._finops import FINOPS_SERIES, currency_of
+from slokit.rules._jobs import with_jobs
 from slokit.rules._rules import burn_conditions, describe_slo, error_ratio_metric
 from slokit.rules._sli import DURATION_METRIC, REQUESTS_METRIC, prom_duration, sli_queries
 from slokit.spec import SLO, Budget, Spec, format_duration
@@ -556,6 +557,85 @@ def _dependency_row(spec: Spec, layout: _Layout) -> list[dict[str, Any]]:
     return panels
 
 
+def _jobs_row(spec: Spec, layout: _Layout) -> list[dict[str, Any]]:
+    """Seed 004's job backlog, retry rate and SLA countdown: per job its duration and
+    failures, per queue its depth, oldest job and time to drain."""
+    if not spec.jobs and not spec.queues:
+        return []
+    selector = spec.prometheus.selector
+    panels = [layout.row("Jobs and queues")]
+    rate = "[$__rate_interval]"
+    for name, job in spec.jobs.items():
+        m = _matchers(selector, f'job_name="{_escape(name)}"')
+        quantiles = [
+            (
+                f"histogram_quantile({q}, sum by (le) "
+                f"(rate(slokit_job_duration_seconds_bucket{m}{rate})))",
+                f"p{q * 100:g}",
+            )
+            for q in (0.5, 0.95, 0.99)
+        ]
+        panels.append(
+            layout.place(
+                _timeseries(
+                    f"{name}: duration",
+                    f"Run time of job {name}; its SLO threshold dashed.",
+                    _targets(*quantiles),
+                    unit="s",
+                    thresholds=_steps(("green", None), ("red", job.duration))
+                    if job.duration
+                    else None,
+                    soft_min=0,
+                ),
+                8,
+                8,
+            )
+        )
+        failed = _matchers(selector, f'job_name="{_escape(name)}"', 'outcome="failure"')
+        panels.append(
+            layout.place(
+                _timeseries(
+                    f"{name}: failures and retries",
+                    f"Failed runs and retries of job {name} per second, and since its last "
+                    "success.",
+                    _targets(
+                        (f"sum(rate(slokit_job_runs_total{failed}{rate}))", "failed/s"),
+                        (f"sum(rate(slokit_job_retries_total{m}{rate}))", "retries/s"),
+                    ),
+                    unit="reqps",
+                    soft_min=0,
+                ),
+                8,
+                8,
+            )
+        )
+    for name, queue in spec.queues.items():
+        m = _matchers(selector, f'queue="{_escape(name)}"')
+        drain = f"max(slokit_queue_depth{m}) / sum(rate(slokit_job_runs_total{m}{rate}))"
+        panels.append(
+            layout.place(
+                _timeseries(
+                    f"queue {name}",
+                    f"Jobs waiting in {name}, the oldest one's age and the time to drain at "
+                    "the current pace (the SLA countdown).",
+                    _targets(
+                        (f"max(slokit_queue_depth{m})", "waiting"),
+                        (f"max(slokit_queue_oldest_age_seconds{m})", "oldest (s)"),
+                        (drain, "time to drain (s)"),
+                    ),
+                    unit="short",
+                    thresholds=_steps(("green", None), ("red", queue.drain))
+                    if queue.drain
+                    else None,
+                    soft_min=0,
+                ),
+                8,
+                8,
+            )
+        )
+    return panels
+
+
 _CURRENCY_UNITS = {"USD", "EUR", "GBP", "JPY", "CHF", "CAD", "AUD", "INR", "SEK", "NOK", "DKK"}
 
 
@@ -649,11 +729,13 @@ def dashboard(spec: Spec, *, title: str | None = None, uid: str | None = None) -
     ``title`` defaults to ``"<service> SLOs"``, ``uid`` to one derived from the service
     name. The SLO panels read the recording rules of ``slokit rules``: load them first.
     """
+    spec = with_jobs(spec)
     layout = _Layout()
     panels = _service_row(spec, layout)
     for name, slo in spec.slos.items():
         panels += _slo_row(spec, name, slo, layout)
     panels += _dependency_row(spec, layout)
+    panels += _jobs_row(spec, layout)
     for name, budget in spec.budgets.items():
         panels += _finops_row(spec, name, budget, layout)
     return {

@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from slokit.rules._jobs import with_jobs
 from slokit.rules._rules import (
     ALERTS,
     PlainDumper,
@@ -132,6 +133,7 @@ def _expected(spec: Spec, world: str) -> dict[str, list[dict[str, Any]]]:
 
 def render_tests(spec: Spec, rule_file: str) -> tuple[str, list[str]]:
     """The test file (YAML) for ``promtool test rules``, and notes on what it cannot test."""
+    spec = with_jobs(spec)
     notes = []
     base = selector_labels(spec.prometheus.selector)
     if base is None:

@@ -31,6 +31,7 @@ import yaml
 
 from slokit.errors import UsageError
 from slokit.rules._finops import finops_groups
+from slokit.rules._jobs import with_jobs
 from slokit.rules._sli import SLIQueries, prom_duration, sli_queries
 from slokit.rules._thresholds import threshold_groups
 from slokit.spec import SLO, Alerting, Spec, format_duration
@@ -274,6 +275,7 @@ def _absent_alert(spec: Spec, name: str, slo: SLO, queries: SLIQueries) -> dict[
 def rule_groups(spec: Spec, buckets: Iterable[float] | None = None) -> list[dict[str, Any]]:
     """The rule groups for every SLO of ``spec``, in spec order, then its threshold alerts'
     and its budgets'."""
+    spec = with_jobs(spec)
     groups = []
     edges = list(buckets) if buckets is not None else None
     for name, slo in spec.slos.items():

@@ -112,6 +112,18 @@ def _expr(spec: Spec, alert: ThresholdAlert) -> str:
         hits = f"sum(rate({_CACHE}{_m(sel, cache, _HIT)}[{window}]))"
         lookups = f"sum(rate({_CACHE}{_m(sel, cache)}[{window}]))"
         return f"(({hits}) or vector(0)) / {lookups} {than}"
+    if w.kind == "job_freshness":
+        job = f'job_name="{_q(w.arg or "")}"'
+        return f"time() - max(slokit_job_last_success_timestamp_seconds{_m(sel, job)}) {than}"
+    if w.kind == "queue_drain":
+        queue = f'queue="{_q(w.arg or "")}"'
+        depth = f"max(slokit_queue_depth{_m(sel, queue)})"
+        done = f"sum(rate(slokit_job_runs_total{_m(sel, queue)}[{window}]))"
+        # Nothing done while jobs wait divides by 0: +Inf, past any limit, as it should be.
+        return f"{depth} / {done} {than}"
+    if w.kind == "queue_age":
+        queue = f'queue="{_q(w.arg or "")}"'
+        return f"max(slokit_queue_oldest_age_seconds{_m(sel, queue)}) {than}"
     if w.kind == "disk_free":
         mount = f'mountpoint="{_q(w.arg or "/")}"'
         avail, size = (
@@ -170,6 +182,17 @@ def _implied(spec: Spec) -> list[tuple[str, ThresholdAlert]]:
     for name, cache in spec.caches.items():
         when = f"cache_hit_ratio({name}) < {cache.hit_ratio * 100:g}%"
         found.append(("CacheHitRatioLow", name, "cache", when, cache.hold, cache.severity))
+    for name, job in spec.jobs.items():
+        if job.freshness is not None:
+            when = f"job_freshness({name}) > {format_duration(job.freshness)}"
+            found.append(("JobStale", name, "job_name", when, 300.0, job.severity))
+    for name, queue in spec.queues.items():
+        if queue.drain is not None:
+            when = f"queue_drain({name}) > {format_duration(queue.drain)}"
+            found.append(("QueueDrainSlow", name, "queue", when, queue.hold, queue.severity))
+        if queue.max_age is not None:
+            when = f"queue_age({name}) > {format_duration(queue.max_age)}"
+            found.append(("QueueJobTooOld", name, "queue", when, queue.hold, queue.severity))
     alerts = []
     for alert, name, key, when, hold, severity in found:
         over = spec.caches[name].over if key == "cache" else 300.0
@@ -290,6 +313,26 @@ def _series(
             one(metric, {**labels, key: named_share}, _counter(share, minutes)),
             one(metric, {**labels, key: rest}, _counter(_PER_MIN - share, minutes)),
         ]
+    if w.kind == "job_freshness":
+        # A constant last-success time: 2x the limit before the test's start, or its end.
+        at = -2 * w.threshold if breached else (minutes + 1) * 60
+        labels = {**base, "job_name": w.arg or ""}
+        return [one("slokit_job_last_success_timestamp_seconds", labels, f"{_num(at)}x{minutes}")]
+    if w.kind == "queue_drain":
+        waiting = _beyond(w, breached)  # jobs waiting, done at 1 a second: that many seconds
+        labels = {**base, "queue": w.arg or ""}
+        return [
+            one("slokit_queue_depth", labels, f"{_num(waiting)}x{minutes}"),
+            one("slokit_job_runs_total", {**labels, "job_name": "j", "outcome": "success"},
+                _counter(60, minutes)),
+        ]  # fmt: skip
+    if w.kind == "queue_age":
+        labels = {**base, "queue": w.arg or ""}
+        return [
+            one(
+                "slokit_queue_oldest_age_seconds", labels, f"{_num(_beyond(w, breached))}x{minutes}"
+            )
+        ]
     found = _SELECTOR.match(w.arg or "")
     own = selector_labels(found.group(2)) if found else None
     if found is None or own is None:
@@ -304,7 +347,11 @@ def _series(
 
 
 def _which(alert: ThresholdAlert) -> str:
-    own = [f"{k}={v}" for k, v in alert.labels.items() if k in ("dependency", "cache")]
+    own = [
+        f"{k}={v}"
+        for k, v in alert.labels.items()
+        if k in ("dependency", "cache", "job_name", "queue")
+    ]
     return f" ({', '.join(own)})" if own else ""
 
 

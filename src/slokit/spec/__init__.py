@@ -13,6 +13,7 @@ from slokit.spec._budgets import Budget, BudgetThreshold
 from slokit.spec._cost import Cost, CostPrices
 from slokit.spec._flow import Choice, Pick, flow_steps
 from slokit.spec._gates import Gate
+from slokit.spec._jobs import JobSLO, QueueSLO
 from slokit.spec._loader import load_spec, parse_spec
 from slokit.spec._models import (
     SLO,
@@ -73,10 +74,12 @@ __all__ = [
     "Dependency",
     "Gate",
     "Guards",
+    "JobSLO",
     "LoadOverrides",
     "PerVUIterations",
     "Pick",
     "Prometheus",
+    "QueueSLO",
     "RampingArrivalRate",
     "RampingVUs",
     "RateLimit",

@@ -57,6 +57,9 @@ Kind = Literal[
     "dependency_latency",
     "dependency_error_rate",
     "cache_hit_ratio",
+    "job_freshness",
+    "queue_drain",
+    "queue_age",
 ]
 ALERT_KINDS: tuple[str, ...] = (
     "p50 p90 p95 p99 (ROUTE)",
@@ -70,6 +73,9 @@ ALERT_KINDS: tuple[str, ...] = (
     "dependency_p50 dependency_p90 dependency_p95 dependency_p99 (NAME)",
     "dependency_error_rate(NAME)",
     "cache_hit_ratio(NAME)",
+    "job_freshness(NAME)",
+    "queue_drain(NAME)",
+    "queue_age(NAME)",
 )
 _GRAMMAR = (
     "expected METRIC[(ARG)] OP VALUE, e.g. 'p95(GET /api/orders) > 300ms', "
@@ -138,6 +144,10 @@ def parse_watch(text: str) -> Watch:
             return Watch("cpu", op, _share(value, "cpu"))
         if metric == "disk_free":
             return Watch("disk_free", op, _share(value, "disk_free"), arg=arg or "/")
+        if metric in ("job_freshness", "queue_drain", "queue_age"):
+            if arg is None or op not in (">", ">="):
+                raise ValueError(f"write {metric}(NAME) > DURATION")
+            return Watch(metric, op, parse_duration(value), arg=arg)  # type: ignore[arg-type]
         if metric.startswith("dependency_") or metric == "cache_hit_ratio":
             return _named(metric, arg, op, value)
         if metric == "value":

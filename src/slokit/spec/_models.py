@@ -15,6 +15,7 @@ from slokit.spec._base import Issue, SpecModel, Text, Url, describe, integer, is
 from slokit.spec._budgets import Budget
 from slokit.spec._cost import PRICES, Cost, CostPrices, merge_costs
 from slokit.spec._gates import Gate
+from slokit.spec._jobs import JobSLO, QueueSLO
 from slokit.spec._resources import Resources
 from slokit.spec._route import Route
 from slokit.spec._scenarios import Scenario
@@ -324,6 +325,10 @@ class Spec(SpecModel):
     """What serving costs: prices a million requests at the rates the runs measure."""
     budgets: Annotated[dict[Name, Budget], _empty_as(dict)] = Field(default_factory=dict)
     """Monthly cost budgets: ``slokit rules`` alerts on their spend."""
+    jobs: Annotated[dict[Name, JobSLO], _empty_as(dict)] = Field(default_factory=dict)
+    """Background jobs' SLOs (duration, success, freshness) over :mod:`slokit.jobs` metrics."""
+    queues: Annotated[dict[Name, QueueSLO], _empty_as(dict)] = Field(default_factory=dict)
+    """Queues' time-to-drain and oldest-job age."""
     caches: Annotated[dict[Name, Cache], _empty_as(dict)] = Field(default_factory=dict)
     """Named caches and their hit-ratio SLOs (``cache hit ratio < 70% for 15m``)."""
     alerts: Annotated[dict[Text, ThresholdAlert], _empty_as(dict)] = Field(default_factory=dict)
