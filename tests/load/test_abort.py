@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 from tests._support import UvicornApp, free_port, run_slokit, slokit_cmd
@@ -14,6 +15,7 @@ from tests.load.test_engine import write_spec
 
 
 def spec_for(tmp_path: Path, url: str, duration: str = "30s") -> Path:
+    """A long open-model run; it POSTs /count/<tmp dir name>, so the server counts it."""
     return write_spec(
         tmp_path,
         f"""
@@ -27,7 +29,7 @@ def spec_for(tmp_path: Path, url: str, duration: str = "30s") -> Path:
             rate: 50/s
             duration: {duration}
             max_vus: 20
-            flow: [{{get: /ok}}]
+            flow: [{{post: /count/{tmp_path.name}}}]
         """,
     )
 
@@ -44,11 +46,17 @@ def start_run(spec: Path, out: Path, workers: int = 2) -> subprocess.Popen[str]:
     )
 
 
-def wait_for_traffic(out_proc: subprocess.Popen[str], seconds: float = 2.5) -> None:
-    limit = time.monotonic() + seconds
+def wait_for_traffic(out_proc: subprocess.Popen[str], url: str, key: str) -> None:
+    """Until the server has answered some of the run's requests (bounded): interrupting a run
+    whose workers are still starting would test start-up, not a run cut short."""
+    limit = time.monotonic() + 30
     while time.monotonic() < limit:
         assert out_proc.poll() is None, "the run ended before it was interrupted"
+        with urllib.request.urlopen(f"{url}/count/{key}", timeout=5) as resp:
+            if json.load(resp)["hits"] >= 20:
+                return
         time.sleep(0.1)
+    raise AssertionError("the run sent nothing within 30 s")
 
 
 def finish(proc: subprocess.Popen[str], timeout: float = 60.0) -> tuple[int, str]:
@@ -82,7 +90,7 @@ def test_target_killed_mid_run_gives_partial_results(
 ) -> None:
     out = tmp_path / "out"
     proc = start_run(spec_for(tmp_path, app_server.url), out)
-    wait_for_traffic(proc)
+    wait_for_traffic(proc, app_server.url, tmp_path.name)
     app_server.kill()
     code, text = finish(proc)
     assert code == 3, text
@@ -99,7 +107,7 @@ def test_worker_killed_mid_run_gives_partial_results(
 ) -> None:
     out = tmp_path / "out"
     proc = start_run(spec_for(tmp_path, shared_app.url), out)
-    wait_for_traffic(proc)
+    wait_for_traffic(proc, shared_app.url, tmp_path.name)
     workers = worker_pids(proc.pid)
     assert len(workers) == 2
     os.kill(workers[0], signal.SIGKILL)
@@ -123,7 +131,7 @@ def _alive(pid: int) -> bool:
 def test_ctrl_c_ends_cleanly_with_partial_results(tmp_path: Path, shared_app: UvicornApp) -> None:
     out = tmp_path / "out"
     proc = start_run(spec_for(tmp_path, shared_app.url), out)
-    wait_for_traffic(proc)
+    wait_for_traffic(proc, shared_app.url, tmp_path.name)
     workers = worker_pids(proc.pid)
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole group
     code, text = finish(proc)

@@ -11,6 +11,7 @@ import multiprocessing as mp
 import socket
 from typing import Any, Protocol
 
+from slokit.load._signals import sigint_ignored_in_children
 from slokit.load._worker import WorkerArgs, worker_main
 
 __all__ = ["Backend", "LocalBackend", "Worker"]
@@ -63,7 +64,8 @@ class LocalBackend:
             name=f"slokit-worker-{args.worker}",
             daemon=True,
         )
-        p.start()
+        with sigint_ignored_in_children():
+            p.start()
         return p
 
     def node(self, worker: int) -> str:
