@@ -32,7 +32,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal, NamedTuple, get_args
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, get_args
 from urllib.parse import SplitResult, quote, unquote, urlsplit
 
 from slokit.errors import UsageError
@@ -49,6 +49,7 @@ __all__ = [
     "health_document",
     "merge_checks",
     "overall_status",
+    "postgres_connection",
 ]
 
 Status = Literal["pass", "warn", "fail"]
@@ -378,22 +379,31 @@ class _Failure(Exception):
 # --- the checks ------------------------------------------------------------------------
 
 
-async def _check_postgres(url: str, timeout: float) -> None:
+@contextlib.asynccontextmanager
+async def postgres_connection(url: str, timeout: float) -> AsyncIterator[Any]:
+    """A fresh asyncpg connection for one probe: dropped at once when the probe fails or is
+    cancelled, closed politely otherwise. UsageError without asyncpg."""
     try:
         import asyncpg
     except ImportError:
-        raise _Failure(
-            "failed: asyncpg is not installed; run: pip install 'slokit[postgres]'"
-        ) from None
+        raise UsageError("asyncpg is not installed; run: pip install 'slokit[postgres]'") from None
     # asyncpg's own timeouts as well as ours: its connect cleans up better when it times
     # itself out than when it is cancelled halfway through the startup exchange.
     conn = await asyncpg.connect(url, timeout=timeout, command_timeout=timeout)
     try:
-        await conn.fetchval("SELECT 1")
+        yield conn
     except BaseException:
         conn.terminate()  # timed out or cancelled: drop it now, a polite close could hang
         raise
     await conn.close(timeout=timeout)  # polite, so the server does not log an abrupt EOF
+
+
+async def _check_postgres(url: str, timeout: float) -> None:
+    try:
+        async with postgres_connection(url, timeout) as conn:
+            await conn.fetchval("SELECT 1")
+    except UsageError as exc:
+        raise _Failure(f"failed: {exc}") from None
 
 
 async def _check_redis(url: str, timeout: float) -> None:

@@ -151,20 +151,11 @@ def _ancestors(scripts: ScriptDirectory, revisions: tuple[str, ...]) -> set[str]
 
 async def database_revisions(url: str, timeout: float) -> set[str]:
     """The rows of ``alembic_version`` (empty without the table), over a fresh connection."""
-    try:
-        import asyncpg
-    except ImportError:
-        raise UsageError(
-            "the migrations check needs asyncpg: pip install 'slokit[postgres]'"
-        ) from None
-    conn = await asyncpg.connect(url, timeout=timeout, command_timeout=timeout)
-    try:
+    from slokit.asgi._checks import postgres_connection
+
+    async with postgres_connection(url, timeout) as conn:
         exists = await conn.fetchval("SELECT to_regclass('alembic_version') IS NOT NULL")
         rows = await conn.fetch("SELECT version_num FROM alembic_version") if exists else []
-    except BaseException:
-        conn.terminate()
-        raise
-    await conn.close(timeout=timeout)
     return {str(r["version_num"]) for r in rows}
 
 

@@ -98,25 +98,24 @@ def rules(
         written = [out_file] + ([alertmanager] if alertmanager is not None else [])
         if test:
             notes: list[str] = []
-            if loaded.slos or loaded.jobs:
-                tests, notes = render_tests(loaded, out_file.name)
-                test_file = out_file.with_name(out_file.stem + ".test.yml")
+            # Files of their own: the budget tests' month of series is evaluated every 30
+            # minutes, the burn tests' minutes every minute.
+            suites = (
+                (
+                    ".test.yml",
+                    render_tests(loaded, out_file.name) if loaded.slos or loaded.jobs else None,
+                ),
+                (".alerts.test.yml", render_threshold_tests(loaded, out_file.name)),
+                (".budgets.test.yml", render_finops_tests(loaded, out_file.name)),
+            )
+            for suffix, rendered in suites:
+                if rendered is None:
+                    continue
+                tests, found = rendered
+                test_file = out_file.with_name(out_file.stem + suffix)
                 test_file.write_text(tests, encoding="utf-8")
                 written.append(test_file)
-            thresholds = render_threshold_tests(loaded, out_file.name)
-            if thresholds is not None:
-                alerts_file = out_file.with_name(out_file.stem + ".alerts.test.yml")
-                alerts_file.write_text(thresholds[0], encoding="utf-8")
-                written.append(alerts_file)
-                notes += thresholds[1]
-            budgets = render_finops_tests(loaded, out_file.name)
-            if budgets is not None:
-                # Their own file: a month of series wants a 10-minute evaluation interval,
-                # the burn tests' minutes want one.
-                budget_file = out_file.with_name(out_file.stem + ".budgets.test.yml")
-                budget_file.write_text(budgets[0], encoding="utf-8")
-                written.append(budget_file)
-                notes += budgets[1]
+                notes += found
             for note in notes:
                 err.print(f"[yellow]note:[/] {note}")
     except SlokitError as exc:

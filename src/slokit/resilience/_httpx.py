@@ -52,6 +52,30 @@ class _Host:
     bulkhead: Bulkhead | None
     stats: DependencyStats
 
+    # One attempt's bookkeeping, written once for both transports: admit() before sending
+    # (a refusal is counted and raised), then failed() or answered() with its outcome.
+
+    def admit(self) -> tuple[float, float]:
+        """(the breaker's start mark, the attempt's start time)."""
+        started = 0.0
+        if self.breaker is not None:
+            try:
+                started = self.breaker.acquire()
+            except BaseException:
+                self.stats.rejected()
+                raise
+        return started, time.perf_counter()
+
+    def failed(self, marks: tuple[float, float], exc: BaseException) -> None:
+        self.stats.observe(time.perf_counter() - marks[1], "transport_error")
+        if self.breaker is not None:
+            self.breaker.on_error(marks[0], exc)
+
+    def answered(self, marks: tuple[float, float], response: httpx.Response) -> None:
+        self.stats.observe(time.perf_counter() - marks[1], _outcome(response))
+        if self.breaker is not None:
+            self.breaker.on_success(marks[0], response)
+
 
 @dataclass
 class _Policy:
@@ -182,24 +206,21 @@ class _Tries:
         if self._next is not None:
             return True  # reading the body of a response keep() refused: retry as decided
         sent = not isinstance(exc, _NOT_SENT)
-        self._next = self._policy.next_delay(
-            self._attempt, self._retryable or not sent, self._delays, None
-        )
-        if self._next is not None:
-            self.host.stats.retried()
+        self._plan(self._retryable or not sent, None)
         return self._next is not None  # None: no retry left, the error propagates
 
     def keep(self, response: httpx.Response) -> bool:
         """Whether ``response`` is the answer (else it is to be closed and the call retried)."""
         if response.status_code not in self._policy.statuses:
             return True
-        retry_after = response.headers.get("retry-after")
-        self._next = self._policy.next_delay(
-            self._attempt, self._retryable, self._delays, retry_after
-        )
+        self._plan(self._retryable, response.headers.get("retry-after"))
+        return self._next is None
+
+    def _plan(self, retryable: bool, retry_after: str | None) -> None:
+        """Decide the next attempt's wait (None: no more), counting a retry when there is one."""
+        self._next = self._policy.next_delay(self._attempt, retryable, self._delays, retry_after)
         if self._next is not None:
             self.host.stats.retried()
-        return self._next is None
 
 
 def _unreachable() -> httpx.Response:  # pragma: no cover - every try returns or raises
@@ -393,25 +414,13 @@ class ResilientTransport(httpx.BaseTransport):
         return response
 
     def _guarded(self, host: _Host, request: httpx.Request) -> httpx.Response:
-        breaker, stats = host.breaker, host.stats
-        started = 0.0
-        if breaker is not None:
-            try:
-                started = breaker.acquire()
-            except BaseException:
-                stats.rejected()
-                raise
-        began = time.perf_counter()
+        marks = host.admit()
         try:
             response = self._inner.handle_request(request)
         except BaseException as exc:
-            stats.observe(time.perf_counter() - began, "transport_error")
-            if breaker is not None:
-                breaker.on_error(started, exc)
+            host.failed(marks, exc)
             raise
-        stats.observe(time.perf_counter() - began, _outcome(response))
-        if breaker is not None:
-            breaker.on_success(started, response)
+        host.answered(marks, response)
         return response
 
     def close(self) -> None:
@@ -461,25 +470,13 @@ class AsyncResilientTransport(httpx.AsyncBaseTransport):
         return response
 
     async def _guarded(self, host: _Host, request: httpx.Request) -> httpx.Response:
-        breaker, stats = host.breaker, host.stats
-        started = 0.0
-        if breaker is not None:
-            try:
-                started = breaker.acquire()
-            except BaseException:
-                stats.rejected()
-                raise
-        began = time.perf_counter()
+        marks = host.admit()
         try:
             response = await self._inner.handle_async_request(request)
         except BaseException as exc:
-            stats.observe(time.perf_counter() - began, "transport_error")
-            if breaker is not None:
-                breaker.on_error(started, exc)
+            host.failed(marks, exc)
             raise
-        stats.observe(time.perf_counter() - began, _outcome(response))
-        if breaker is not None:
-            breaker.on_success(started, response)
+        host.answered(marks, response)
         return response
 
     async def aclose(self) -> None:

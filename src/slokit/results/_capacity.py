@@ -143,6 +143,12 @@ class CapacityResult:
     def knees(self) -> tuple[float | None, float | None]:
         return knees(self.steps)
 
+    @property
+    def sustainable_step(self) -> CapacityStep | None:
+        """The last passing step at the sustainable rate (a refined one when bisected)."""
+        held = [s for s in self.steps if s.passed and s.rate == self.sustainable]
+        return held[-1] if held else None
+
     def to_dict(self) -> dict[str, Any]:
         throughput_knee, latency_knee = self.knees
         return {

@@ -25,8 +25,8 @@ def price_scenario(prices: CostPrices, results: ScenarioResults) -> CostFigures:
         usage = Usage(cpu=None if cpu is None else cpu.mean, rss=None if rss is None else rss.mean)
     if capacity is not None and capacity.limit != "none" and capacity.sustainable:
         sustainable = capacity.sustainable
-        held = [s for s in capacity.steps if s.passed and s.rate == capacity.sustainable]
-        if held and held[-1].resources:
-            step = held[-1].resources
-            usage = Usage(cpu=step.get("cpu", usage.cpu), rss=step.get("rss", usage.rss))
+        step = capacity.sustainable_step
+        if step is not None and step.resources:
+            peak = step.resources
+            usage = Usage(cpu=peak.get("cpu", usage.cpu), rss=peak.get("rss", usage.rss))
     return price(prices, served_rate=served, sustainable=sustainable, usage=usage)

@@ -33,7 +33,6 @@ __all__ = [
     "budget_alerts",
     "currency_of",
     "finops_groups",
-    "month_hours",
 ]
 
 FINOPS_ALERTS = {
@@ -52,11 +51,6 @@ FINOPS_SERIES = {
 
 _ELAPSED = "scalar((day_of_month() - 1) * 24 + hour() + minute() / 60)"
 _LEFT = f"(scalar(days_in_month() * 24) - {_ELAPSED})"
-
-
-def month_hours() -> tuple[str, str]:
-    """PromQL scalars: hours gone in the current month (UTC), and hours left in it."""
-    return _ELAPSED, _LEFT
 
 
 def _slug(name: str) -> str:

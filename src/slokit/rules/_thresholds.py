@@ -40,6 +40,16 @@ _CACHE = "slokit_cache_requests_total"
 _DEP_FAILED = 'outcome=~"error|transport_error"'
 _DEP_SENT = 'outcome!="rejected"'
 _HIT = 'result="hit"'
+_SERVER_ERROR = 'status=~"5.."'
+_LIMITED = 'status="429"'
+_OPEN = 'state="open"'
+_SHARES: dict[str, tuple[str, str | None, str, str | None]] = {
+    # kind: (counter, the label naming what it is about (None: the route), part, whole)
+    "error_rate": (REQUESTS_METRIC, None, _SERVER_ERROR, None),
+    "dependency_error_rate": (_DEP_REQUESTS, "dependency", _DEP_FAILED, _DEP_SENT),
+    "cache_hit_ratio": (_CACHE, "cache", _HIT, None),
+}
+"""The kinds that are a share of one counter's events: part / whole."""
 _SELECTOR = re.compile(r"\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?:\{(.*)\})?\s*\Z")
 
 
@@ -65,27 +75,29 @@ def _num(value: float) -> str:
     return f"{value:.10g}"
 
 
-_SERVER_ERROR = 'status=~"5.."'
-_LIMITED = 'status="429"'
-_OPEN = 'state="open"'
-
-
 def _expr(spec: Spec, alert: ThresholdAlert) -> str:
     w, sel = alert.watch, spec.prometheus.selector
     window = prom_duration(alert.over)
     route = _route(w)
     than = f"{w.op} {_num(w.threshold)}"
-    if w.kind == "latency":
+    if w.kind in ("latency", "dependency_latency"):
+        metric, of = (
+            (DURATION_METRIC, route)
+            if w.kind == "latency"
+            else (_DEP_DURATION, [f'dependency="{_q(w.arg or "")}"'])
+        )
         le = f'le=~"{le_pattern(w.threshold)}"'
-        fast = f"sum(rate({DURATION_METRIC}_bucket{_m(sel, *route, le)}[{window}]))"
-        total = f"sum(rate({DURATION_METRIC}_count{_m(sel, *route)}[{window}]))"
+        fast = f"sum(rate({metric}_bucket{_m(sel, *of, le)}[{window}]))"
+        total = f"sum(rate({metric}_count{_m(sel, *of)}[{window}]))"
         # pNN above t <=> more than (1 - NN %) of the requests slower than t.
         return f"(1 - {fast} / {total}) {w.op} {_num(1 - (w.quantile or 0.0))}"
-    if w.kind == "error_rate":
-        bad = f"sum(rate({REQUESTS_METRIC}{_m(sel, *route, _SERVER_ERROR)}[{window}]))"
-        total = f"sum(rate({REQUESTS_METRIC}{_m(sel, *route)}[{window}]))"
-        # No 5xx series at all is no errors: 0, not "no data".
-        return f"(({bad}) or vector(0)) / {total} {than}"
+    if w.kind in _SHARES:
+        metric, label, part, whole = _SHARES[w.kind]
+        of = route if label is None else [f'{label}="{_q(w.arg or "")}"']
+        some = f"sum(rate({metric}{_m(sel, *of, part)}[{window}]))"
+        every = f"sum(rate({metric}{_m(sel, *of, whole)}[{window}]))"
+        # No series of the part at all is a share of 0, not "no data".
+        return f"(({some}) or vector(0)) / {every} {than}"
     if w.kind == "rate_limited":
         limited = f"sum(rate({REQUESTS_METRIC}{_m(sel, *route, _LIMITED)}[{window}]))"
         return f"(({limited}) or vector(0)) {than}"
@@ -96,22 +108,6 @@ def _expr(spec: Spec, alert: ThresholdAlert) -> str:
         return f"max(process_resident_memory_bytes{_m(sel)}) {than}"
     if w.kind == "cpu":
         return f"max(rate(process_cpu_seconds_total{_m(sel)}[{window}])) {than}"
-    if w.kind == "dependency_latency":
-        dep = f'dependency="{_q(w.arg or "")}"'
-        le = f'le=~"{le_pattern(w.threshold)}"'
-        fast = f"sum(rate({_DEP_DURATION}_bucket{_m(sel, dep, le)}[{window}]))"
-        total = f"sum(rate({_DEP_DURATION}_count{_m(sel, dep)}[{window}]))"
-        return f"(1 - {fast} / {total}) {w.op} {_num(1 - (w.quantile or 0.0))}"
-    if w.kind == "dependency_error_rate":
-        dep = f'dependency="{_q(w.arg or "")}"'
-        failed = f"sum(rate({_DEP_REQUESTS}{_m(sel, dep, _DEP_FAILED)}[{window}]))"
-        sent = f"sum(rate({_DEP_REQUESTS}{_m(sel, dep, _DEP_SENT)}[{window}]))"
-        return f"(({failed}) or vector(0)) / {sent} {than}"
-    if w.kind == "cache_hit_ratio":
-        cache = f'cache="{_q(w.arg or "")}"'
-        hits = f"sum(rate({_CACHE}{_m(sel, cache, _HIT)}[{window}]))"
-        lookups = f"sum(rate({_CACHE}{_m(sel, cache)}[{window}]))"
-        return f"(({hits}) or vector(0)) / {lookups} {than}"
     if w.kind == "job_freshness":
         job = f'job_name="{_q(w.arg or "")}"'
         return f"time() - max(slokit_job_last_success_timestamp_seconds{_m(sel, job)}) {than}"
@@ -258,13 +254,16 @@ def _series(
     def one(metric: str, labels: dict[str, str], values: str) -> dict[str, str]:
         return {"series": named(metric, labels), "values": values}
 
-    if w.kind == "latency":
+    if w.kind in ("latency", "dependency_latency"):
         slow = min(1.0, _beyond(Watch("value", w.op, 1 - (w.quantile or 0.0)), breached))
-        labels = {**base, **route, "status_class": "2xx"}
+        if w.kind == "latency":
+            metric, labels = DURATION_METRIC, {**base, **route, "status_class": "2xx"}
+        else:
+            metric, labels = _DEP_DURATION, {**base, "dependency": w.arg or ""}
         edge = {**labels, "le": repr(float(w.threshold))}
         return [
-            one(f"{DURATION_METRIC}_count", labels, _counter(_PER_MIN, minutes)),
-            one(f"{DURATION_METRIC}_bucket", edge, _counter(_PER_MIN * (1 - slow), minutes)),
+            one(f"{metric}_count", labels, _counter(_PER_MIN, minutes)),
+            one(f"{metric}_bucket", edge, _counter(_PER_MIN * (1 - slow), minutes)),
         ]
     if w.kind == "error_rate":
         bad = min(1.0, _beyond(w, breached)) * _PER_MIN
@@ -292,14 +291,6 @@ def _series(
         return [
             one("node_filesystem_size_bytes", mount, f"{_num(size)}x{minutes}"),
             one("node_filesystem_avail_bytes", mount, f"{avail}x{minutes}"),
-        ]
-    if w.kind == "dependency_latency":
-        slow = min(1.0, _beyond(Watch("value", w.op, 1 - (w.quantile or 0.0)), breached))
-        labels = {**base, "dependency": w.arg or ""}
-        edge = {**labels, "le": repr(float(w.threshold))}
-        return [
-            one(f"{_DEP_DURATION}_count", labels, _counter(_PER_MIN, minutes)),
-            one(f"{_DEP_DURATION}_bucket", edge, _counter(_PER_MIN * (1 - slow), minutes)),
         ]
     if w.kind in ("dependency_error_rate", "cache_hit_ratio"):
         share = min(1.0, _beyond(w, breached)) * _PER_MIN

@@ -36,7 +36,6 @@ from slokit.spec._units import (
 )
 
 __all__ = [
-    "ALERT_KINDS",
     "DEFAULT_SEVERITIES",
     "Priority",
     "ThresholdAlert",
@@ -61,22 +60,6 @@ Kind = Literal[
     "queue_drain",
     "queue_age",
 ]
-ALERT_KINDS: tuple[str, ...] = (
-    "p50 p90 p95 p99 (ROUTE)",
-    "error_rate(ROUTE)",
-    "rate_limited(ROUTE)",
-    "breaker_open(NAME)",
-    "rss",
-    "cpu",
-    "disk_free(MOUNTPOINT)",
-    "value(SELECTOR)",
-    "dependency_p50 dependency_p90 dependency_p95 dependency_p99 (NAME)",
-    "dependency_error_rate(NAME)",
-    "cache_hit_ratio(NAME)",
-    "job_freshness(NAME)",
-    "queue_drain(NAME)",
-    "queue_age(NAME)",
-)
 _GRAMMAR = (
     "expected METRIC[(ARG)] OP VALUE, e.g. 'p95(GET /api/orders) > 300ms', "
     "'error_rate(POST /api/orders) > 1%', 'breaker_open(pricing) > 1m', 'rss > 512MiB', "

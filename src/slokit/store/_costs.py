@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from slokit.results import RunResults, ScenarioResults, format_ms
+from slokit.results import RunResults, ScenarioResults, format_ms, merge_stats
 
 __all__ = ["CostDecision", "compare_costs", "judged_p95", "money"]
 
@@ -62,15 +62,12 @@ def judged_p95(sc: ScenarioResults) -> float | None:
     search, else every HTTP request's of the scenario."""
     cost, capacity = sc.cost, sc.capacity
     if cost is not None and cost.per_million_at_slo is not None and capacity is not None:
-        held = [s for s in capacity.steps if s.passed and s.rate == capacity.sustainable]
-        if held:
-            return held[-1].p95_ms
-    hist = [s for s in sc.requests.values() if s.method != "-" and s.latency.count]
-    if not hist:
+        step = capacity.sustainable_step
+        if step is not None:
+            return step.p95_ms
+    total = merge_stats("total", (s for s in sc.requests.values() if s.method != "-"))
+    if not total.latency.count:
         return None
-    total = hist[0].copy()
-    for stats in hist[1:]:
-        total.merge(stats)
     return total.latency.percentile(95.0) / 1000.0
 
 
